@@ -1,0 +1,88 @@
+//! The route table: every route of the service is registered here, in one place.
+//!
+//! Routes are added through [`Routes`], which also records `(method, path)` so the OpenAPI document
+//! can be checked against the real router (see `tests/openapi.rs`).
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+
+use crate::state::AppState;
+use crate::store::Store;
+
+pub mod ops;
+pub mod properties;
+
+/// A router under construction plus the inventory of what it serves.
+pub struct Routes<S> {
+    router: Router<AppState<S>>,
+    inventory: Vec<(Method, &'static str)>,
+}
+
+impl<S: Store> Routes<S> {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            inventory: Vec::new(),
+        }
+    }
+
+    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState<S>>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("standard method");
+        self.router = self.router.route(path, on(filter, handler));
+        self.inventory.push((method, path));
+        self
+    }
+}
+
+/// Every route, with its handler.
+pub fn routes<S: Store>() -> Routes<S> {
+    use Method as M;
+    Routes::new()
+        // ops
+        .add(M::GET, "/livez", ops::livez)
+        .add(M::GET, "/readyz", ops::readyz::<S>)
+        .add(M::GET, "/openapi.yaml", ops::openapi_yaml)
+        // property registry
+        .add(
+            M::GET,
+            "/api/v1/properties",
+            properties::list_properties::<S>,
+        )
+        .add(
+            M::GET,
+            "/api/v1/properties/{property_id}",
+            properties::get_property::<S>,
+        )
+        .add(
+            M::PUT,
+            "/api/v1/properties/{property_id}",
+            properties::put_property::<S>,
+        )
+        .add(
+            M::DELETE,
+            "/api/v1/properties/{property_id}",
+            properties::delete_property::<S>,
+        )
+}
+
+impl<S: Store> Routes<S> {
+    pub fn into_parts(self) -> (Router<AppState<S>>, Vec<(Method, &'static str)>) {
+        (self.router, self.inventory)
+    }
+}
+
+/// `(METHOD, path)` of every route the service serves, paths in OpenAPI `{param}` form.
+pub fn route_inventory() -> Vec<(String, String)> {
+    // The inventory does not depend on the backend; any store type builds the same table.
+    let (_, inventory) = routes::<crate::store::SqliteStore>().into_parts();
+    inventory
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p.to_owned()))
+        .collect()
+}

@@ -1,0 +1,242 @@
+//! The command line: `serve`, `migrate` and `keys ...`, each on the store named by `DATABASE_URL`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use crate::api::properties::valid_property_id;
+use crate::auth::generate_key;
+use crate::config::{ServeSettings, StoreSettings};
+use crate::state::AppState;
+use crate::store::{PgStore, Scope, SqliteStore, Store};
+
+/// Contact details of hotels and other properties, over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "property-contacts", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub store: StoreSettings,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (migrates the store first).
+    Serve(ServeSettings),
+    /// Apply the store's migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it, alone, on stdout. It is shown only this once.
+    Create {
+        /// Tenant the key belongs to (created if new).
+        #[arg(long)]
+        tenant: String,
+        /// A label for the key (shown by `keys list`, recorded as the author of changes).
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Comma-separated scopes: read, write, admin.
+        #[arg(long, default_value = "read,write")]
+        scopes: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by its id (the `ID` column of `keys list`).
+    Revoke { id: String },
+}
+
+/// Opens the store named by the URL and runs the command on it.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = &cli.store;
+    let url = settings.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::connect(
+            url,
+            settings.database_max_connections,
+            settings.acquire_timeout(),
+        )?;
+        run_on(store, cli).await
+    } else if url.starts_with("sqlite:") {
+        let store = SqliteStore::connect(
+            url,
+            settings.database_max_connections,
+            settings.acquire_timeout(),
+        )
+        .await?;
+        run_on(store, cli).await
+    } else {
+        bail!(
+            "DATABASE_URL must start with sqlite: or postgres:// (got {})",
+            settings.redacted_url()
+        )
+    }
+}
+
+async fn run_on<S: Store>(store: S, cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or_else(|| {
+        Command::Serve(ServeSettings::try_parse_from_env().expect("serve defaults are valid"))
+    });
+    match command {
+        Command::Serve(settings) => serve(store, &cli.store, settings).await,
+        Command::Migrate => {
+            store.migrate().await?;
+            eprintln!("migrations applied to {}", cli.store.redacted_url());
+            Ok(())
+        }
+        Command::Keys { command } => {
+            store.migrate().await?;
+            keys(&store, command).await
+        }
+    }
+}
+
+impl ServeSettings {
+    /// `serve`'s settings from the environment alone, for a bare `property-contacts`.
+    fn try_parse_from_env() -> Result<ServeSettings, clap::Error> {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            serve: ServeSettings,
+        }
+        Wrapper::try_parse_from(["property-contacts"]).map(|w| w.serve)
+    }
+}
+
+async fn serve<S: Store>(
+    store: S,
+    store_settings: &StoreSettings,
+    settings: ServeSettings,
+) -> anyhow::Result<()> {
+    store.migrate().await.context("migrating the store")?;
+    if store.count_keys().await? == 0 {
+        let key = generate_key("default", "bootstrap-admin", Scope::ALL.to_vec());
+        store.create_key(key.record).await?;
+        eprintln!(
+            "No API keys existed, so one admin key was created for tenant `default`. \
+             It is shown only now:\n\n    {}\n",
+            key.secret
+        );
+    }
+    crate::validation::warm_up();
+    let state = AppState::new(store.clone(), settings.limits.clone());
+    let app = crate::app(state.clone());
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        store = %store_settings.redacted_url(),
+        "property-contacts listening"
+    );
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; draining");
+        draining.start_draining();
+    };
+    crate::serve(
+        listener,
+        app,
+        shutdown,
+        Duration::from_secs(settings.drain_timeout_secs),
+    )
+    .await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn keys<S: Store>(store: &S, command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create {
+            tenant,
+            name,
+            scopes,
+        } => {
+            if !valid_property_id(&tenant) {
+                bail!("tenant must be 1 to 64 of A-Z, a-z, 0-9, _ and -");
+            }
+            let scopes = parse_scopes(&scopes)?;
+            let key = generate_key(&tenant, &name, scopes);
+            let stored = store.create_key(key.record).await?;
+            eprintln!("created key {} for tenant {}", stored.id, stored.tenant_id);
+            println!("{}", key.secret);
+        }
+        KeysCommand::List => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "ID\tTENANT\tNAME\tSCOPES\tCREATED\tREVOKED")?;
+            for k in store.list_keys().await? {
+                let scopes: Vec<_> = k.scopes.iter().map(|s| s.as_str()).collect();
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.tenant_id,
+                    k.name,
+                    scopes.join(","),
+                    k.created_at.to_rfc3339(),
+                    k.revoked_at
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "-".into())
+                )?;
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if !store.revoke_key(&id).await? {
+                bail!("no live key with id {id}");
+            }
+            eprintln!("revoked key {id}");
+        }
+    }
+    Ok(())
+}
+
+/// `read,write` -> scopes; rejects unknown names and an empty list.
+pub fn parse_scopes(list: &str) -> anyhow::Result<Vec<Scope>> {
+    let mut scopes = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let scope = Scope::parse(part)
+            .with_context(|| format!("unknown scope `{part}` (use read, write, admin)"))?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if scopes.is_empty() {
+        bail!("at least one scope is needed");
+    }
+    scopes.sort();
+    Ok(scopes)
+}

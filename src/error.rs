@@ -1,0 +1,188 @@
+//! The one error type of the native routes, rendered as RFC 9457 problem+json.
+//!
+//! Compatibility routes (Booking, SU, customers) render the same errors in their own envelopes; see
+//! their modules.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use problem_details::ProblemDetails;
+use serde::Serialize;
+
+use crate::request_context;
+use crate::store::{Scope, StoreError, CHANNEL_LISTING_TAKEN};
+use crate::validation::FieldError;
+
+/// Seconds a client should wait before retrying when the store is down.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+/// Everything a native handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed JSON or query.
+    #[error("{detail}")]
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// 401: no credential or an invalid one.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// 403: a valid key without the scope the route needs.
+    #[error("this API key lacks the `{}` scope", .0.as_str())]
+    Forbidden(Scope),
+    /// 404: unknown, or owned by another tenant (the two are never told apart).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 404 for a path no route matches.
+    #[error("no route for this path")]
+    NoRoute,
+    /// 405 with `Allow`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: the write conflicts with stored data.
+    #[error("{0}")]
+    Conflict(String),
+    /// 412: `If-Match` names an outdated version.
+    #[error("If-Match does not match the current version {current}")]
+    PreconditionFailed { current: String },
+    /// 413: body over the configured limit.
+    #[error("request body is larger than the limit")]
+    PayloadTooLarge,
+    /// 415: body not sent as JSON.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 422: well-formed but invalid; every violation is listed.
+    #[error("{} invalid field(s)", .0.len())]
+    Validation(Vec<FieldError>),
+    /// 503: the store is unreachable; retry later.
+    #[error("the store is unavailable")]
+    Unavailable,
+    /// 500: logged with the request id, never echoed.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable slug, the last segment of the problem `type`.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad-request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::NoRoute => "no-route",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed { .. } => "precondition-failed",
+            ApiError::PayloadTooLarge => "payload-too-large",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::Validation(_) => "validation-failed",
+            ApiError::Unavailable => "store-unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The field errors carried, if any.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            ApiError::BadRequest { errors, .. } | ApiError::Validation(errors) => errors,
+            _ => &[],
+        }
+    }
+
+    /// A 400 for one bad query parameter or body member.
+    pub fn bad_request(pointer: &str, code: &'static str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        ApiError::BadRequest {
+            detail: detail.clone(),
+            errors: vec![FieldError::new(
+                pointer,
+                crate::validation::ErrorKind::Invalid,
+                code,
+                detail,
+            )],
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "store unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Conflict(CHANNEL_LISTING_TAKEN) => ApiError::Conflict(
+                "that channel listing is already mapped to another property".into(),
+            ),
+            StoreError::Conflict(name) => {
+                ApiError::Conflict(format!("conflicts with stored data ({name})"))
+            }
+            StoreError::Other(msg) => ApiError::Internal(msg),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ProblemExtensions<'a> {
+    request_id: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let ctx = request_context::current();
+        if let ApiError::Internal(msg) = &self {
+            tracing::error!(request_id = %ctx.request_id, error = %msg, "internal error");
+        }
+        let status = self.status();
+        let detail = self.to_string();
+        let mut problem = ProblemDetails::from_status_code(status)
+            .with_type(
+                format!("/problems/{}", self.slug())
+                    .parse::<http::Uri>()
+                    .unwrap_or_default(),
+            )
+            .with_detail(detail)
+            .with_extensions(ProblemExtensions {
+                request_id: ctx.request_id,
+                errors: self.field_errors(),
+            });
+        if let Ok(instance) = ctx.path.parse::<http::Uri>() {
+            problem = problem.with_instance(instance);
+        }
+        let mut response = problem.into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Result of a native handler.
+pub type ApiResult<T> = Result<T, ApiError>;

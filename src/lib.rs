@@ -1,0 +1,94 @@
+//! property-contacts: the contact details of hotels and other properties, behind a Booking.com- and
+//! SU-compatible contact-set API, a CRM contacts API and a small native API.
+//!
+//! The request path reads top to bottom: [`api`] (routes and thin handlers) -> [`domain`] and
+//! [`validation`] (pure parsing and rules) -> [`store`] (one method per use case, one transaction)
+//! -> SQL.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod request_context;
+pub mod state;
+pub mod store;
+pub mod validation;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// The whole HTTP application for a store.
+pub fn app<S: Store>(state: AppState<S>) -> Router {
+    let request_id = HeaderName::from_static(request_context::REQUEST_ID_HEADER);
+    let (router, _) = api::routes::<S>().into_parts();
+    router
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(state.limits.body_limit_bytes))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default();
+                    let request_id = req
+                        .headers()
+                        .get(request_context::REQUEST_ID_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), route, request_id)
+                }))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(axum::middleware::from_fn(request_context::scope)),
+        )
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish for
+/// at most `drain_timeout`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain_timeout: Duration,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stop_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    tokio::pin!(server);
+    tokio::select! {
+        res = &mut server => return res.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        _ = stop_rx => {}
+    }
+    match tokio::time::timeout(drain_timeout, &mut server).await {
+        Ok(res) => res.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        Err(_) => {
+            tracing::warn!(
+                ?drain_timeout,
+                "drain timeout reached; dropping remaining connections"
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Storage: one coarse trait with a method per use case, implemented once per backend.
+//!
+//! Both backends share their SQL (see [`sql`]); they differ in connection set-up, migrations and how a
+//! write transaction takes its lock. sqlx types never cross this boundary.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Errors a store reports; handlers map them to HTTP answers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (connection refused, pool timed out): retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A named uniqueness or reference constraint was violated.
+    #[error("constraint violated: {0}")]
+    Conflict(&'static str),
+    /// Anything else: a bug or a broken database.
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(db) => match known_constraint(db.as_ref()) {
+                Some(name) => StoreError::Conflict(name),
+                None => StoreError::Other(e.to_string()),
+            },
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+/// A channel listing (channel + channel property id) already mapped to another property.
+pub const CHANNEL_LISTING_TAKEN: &str = "channel_mappings_channel_listing_key";
+
+/// Constraints the API maps to 409, with the column list SQLite names instead (it reports no names).
+const KNOWN_CONSTRAINTS: &[(&str, &str)] = &[(
+    CHANNEL_LISTING_TAKEN,
+    "property_channel_mappings.tenant_id, property_channel_mappings.channel, property_channel_mappings.channel_property_id",
+)];
+
+fn known_constraint(db: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
+    KNOWN_CONSTRAINTS
+        .iter()
+        .find(|(name, columns)| match db.constraint() {
+            Some(c) => c == *name,
+            None => db.message().ends_with(columns),
+        })
+        .map(|(name, _)| *name)
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Scopes a key can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Write, Scope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s.trim())
+    }
+}
+
+/// A stored API key, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl serde::Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What `create_key` stores: the hash of a freshly generated secret.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// A property of a tenant, with its channel listings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Property {
+    pub property_id: String,
+    pub name: Option<String>,
+    pub channel_mappings: Vec<ChannelMapping>,
+    pub contact_set_revision: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelMapping {
+    pub channel: String,
+    pub channel_property_id: String,
+}
+
+/// A validated create-or-update of a property; `None` members keep what is stored.
+#[derive(Debug, Clone, Default)]
+pub struct PropertyChanges {
+    pub name: Option<Option<String>>,
+    pub channel_mappings: Option<Vec<ChannelMapping>>,
+}
+
+/// Whether a write created the row or changed an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Updated,
+}
+
+/// The storage operations the service needs; one method is one use case and one transaction.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Runs the backend's embedded migrations.
+    fn migrate(&self) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Cheap round trip used by `/readyz`.
+    fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Closes the pool so shutdown does not leave connections behind.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+
+    fn count_keys(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// Stores a key, creating its tenant on first use.
+    fn create_key(&self, key: NewApiKey) -> impl Future<Output = StoreResult<ApiKey>> + Send;
+    fn list_keys(&self) -> impl Future<Output = StoreResult<Vec<ApiKey>>> + Send;
+    /// Marks a key revoked; false when no live key has that id.
+    fn revoke_key(&self, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The live (not revoked) key whose secret hashes to `secret_hash`.
+    fn find_key(
+        &self,
+        secret_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<ApiKey>>> + Send;
+
+    fn put_property(
+        &self,
+        tenant: &str,
+        id: &str,
+        changes: PropertyChanges,
+    ) -> impl Future<Output = StoreResult<(Property, Written)>> + Send;
+    fn get_property(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Property>>> + Send;
+    /// Properties ordered by id, starting after `after`.
+    fn list_properties(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Property>>> + Send;
+    /// Removes a property with everything hanging off it; false when it did not exist.
+    fn delete_property(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}

@@ -1,0 +1,287 @@
+//! Test harness: the application driven in-process on a fresh store of either backend.
+//!
+//! SQLite runs always, in a temporary file. Postgres runs when `TEST_DATABASE_URL` is set: each test
+//! gets a private schema in that database, dropped afterwards. Under `CI=true` a missing URL fails
+//! the Postgres half instead of skipping it.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use property_contacts::auth::generate_key;
+use property_contacts::config::Limits;
+use property_contacts::state::AppState;
+use property_contacts::store::{PgStore, Scope, SqliteStore, Store};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tower::ServiceExt;
+
+/// Runs each named `async fn(TestApp)` once per backend.
+#[macro_export]
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::common::TestApp::sqlite().await).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    if let Some(app) = $crate::common::TestApp::postgres().await {
+                        super::$name(app).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub backend: Backend,
+    /// Admin key (read, write, admin) of tenant `t1`.
+    pub admin: String,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(String, String)>,
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("test.db").display());
+        let store = SqliteStore::connect(&url, 4, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let mut app = Self::with_store(store.clone(), Backend::Sqlite(store)).await;
+        app._sqlite_dir = Some(dir);
+        app
+    }
+
+    pub async fn postgres() -> Option<TestApp> {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but TEST_DATABASE_URL is not set: the Postgres half cannot run");
+            }
+            eprintln!("TEST_DATABASE_URL not set: skipping the Postgres run of this test");
+            return None;
+        };
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin_pool)
+            .await
+            .unwrap();
+        admin_pool.close().await;
+        let options: PgConnectOptions = url.parse().unwrap();
+        let options = options.options([("search_path", schema.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .unwrap();
+        let store = PgStore::from_pool(pool);
+        let mut app = Self::with_store(store.clone(), Backend::Postgres(store)).await;
+        app.pg_schema = Some((url, schema));
+        Some(app)
+    }
+
+    async fn with_store<S: Store>(store: S, backend: Backend) -> TestApp {
+        store.migrate().await.unwrap();
+        let state = AppState::new(store, Limits::default());
+        let router = property_contacts::app(state);
+        let mut app = TestApp {
+            router,
+            backend,
+            admin: String::new(),
+            _sqlite_dir: None,
+            pg_schema: None,
+        };
+        app.admin = app
+            .key("t1", &[Scope::Read, Scope::Write, Scope::Admin])
+            .await;
+        app
+    }
+
+    /// Creates a key for `tenant` with `scopes`, returning the secret.
+    pub async fn key(&self, tenant: &str, scopes: &[Scope]) -> String {
+        let key = generate_key(tenant, "test-key", scopes.to_vec());
+        match &self.backend {
+            Backend::Sqlite(s) => s.create_key(key.record).await.unwrap(),
+            Backend::Postgres(s) => s.create_key(key.record).await.unwrap(),
+        };
+        key.secret
+    }
+
+    pub async fn revoke(&self, secret: &str) {
+        let hash = property_contacts::auth::hash_key(secret);
+        let id = match &self.backend {
+            Backend::Sqlite(s) => s.find_key(&hash).await.unwrap().unwrap().id,
+            Backend::Postgres(s) => s.find_key(&hash).await.unwrap().unwrap().id,
+        };
+        let revoked = match &self.backend {
+            Backend::Sqlite(s) => s.revoke_key(&id).await.unwrap(),
+            Backend::Postgres(s) => s.revoke_key(&id).await.unwrap(),
+        };
+        assert!(revoked);
+    }
+
+    /// Starts a request; finish it with [`Call::send`].
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        Call {
+            app: self,
+            builder: Request::builder().method(method).uri(path),
+            body: Body::empty(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call<'_> {
+        self.call(Method::GET, path).auth(&self.admin)
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> Call<'_> {
+        self.call(Method::PUT, path).auth(&self.admin).json(&body)
+    }
+
+    pub fn delete(&self, path: &str) -> Call<'_> {
+        self.call(Method::DELETE, path).auth(&self.admin)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = self.pg_schema.take() {
+            // Drop runs outside async context; a short-lived runtime on its own thread does the clean-up.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
+                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&pool)
+                            .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct Call<'a> {
+    app: &'a TestApp,
+    builder: axum::http::request::Builder,
+    body: Body,
+}
+
+impl Call<'_> {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    pub fn auth(self, key: &str) -> Self {
+        self.header("authorization", &format!("Bearer {key}"))
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.raw("application/json", body.to_string())
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<Body>) -> Self {
+        self.builder = self.builder.header(header::CONTENT_TYPE, content_type);
+        self.body = body.into();
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let req = self.builder.body(self.body).unwrap();
+        let resp = self.app.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            expected,
+            "unexpected status; body: {:#}",
+            self.body
+        );
+        self
+    }
+
+    /// `(pointer, code)` of every field error in a problem body.
+    pub fn problem_errors(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        (
+                            e["pointer"].as_str().unwrap().to_owned(),
+                            e["code"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts an RFC 9457 body with the given status and a request id matching the header.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16) -> &Self {
+        self.assert_status(status);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(self.body["status"], status);
+        let rid = self.header("x-request-id").expect("x-request-id header");
+        assert_eq!(self.body["request_id"], rid);
+        assert!(self.body["type"].is_string() && self.body["title"].is_string());
+        self
+    }
+}
