@@ -35,12 +35,7 @@ impl Caller {
 
 impl From<ApiKey> for Caller {
     fn from(k: ApiKey) -> Self {
-        Caller {
-            tenant_id: k.tenant_id,
-            key_id: k.id,
-            key_name: k.name,
-            scopes: k.scopes,
-        }
+        Caller { tenant_id: k.tenant_id, key_id: k.id, key_name: k.name, scopes: k.scopes }
     }
 }
 
@@ -82,17 +77,11 @@ pub fn hash_key(key: &str) -> String {
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// Looks a presented key up; `Unauthorized` when it is unknown or revoked.
-pub async fn authenticate<S: Store>(
-    state: &AppState<S>,
-    key: Option<&str>,
-) -> Result<Caller, ApiError> {
+pub async fn authenticate<S: Store>(state: &AppState<S>, key: Option<&str>) -> Result<Caller, ApiError> {
     let key = key.ok_or(ApiError::Unauthorized)?;
     let found = state.store.find_key(&hash_key(key)).await?;
     found.map(Caller::from).ok_or(ApiError::Unauthorized)

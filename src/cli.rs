@@ -61,25 +61,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = &cli.store;
     let url = settings.database_url.as_str();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PgStore::connect(
-            url,
-            settings.database_max_connections,
-            settings.acquire_timeout(),
-        )?;
+        let store = PgStore::connect(url, settings.database_max_connections, settings.acquire_timeout())?;
         run_on(store, cli).await
     } else if url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(
-            url,
-            settings.database_max_connections,
-            settings.acquire_timeout(),
-        )
-        .await?;
+        let store =
+            SqliteStore::connect(url, settings.database_max_connections, settings.acquire_timeout()).await?;
         run_on(store, cli).await
     } else {
-        bail!(
-            "DATABASE_URL must start with sqlite: or postgres:// (got {})",
-            settings.redacted_url()
-        )
+        bail!("DATABASE_URL must start with sqlite: or postgres:// (got {})", settings.redacted_url())
     }
 }
 
@@ -145,13 +134,7 @@ async fn serve<S: Store>(
         tracing::info!("shutdown requested; draining");
         draining.start_draining();
     };
-    crate::serve(
-        listener,
-        app,
-        shutdown,
-        Duration::from_secs(settings.drain_timeout_secs),
-    )
-    .await?;
+    crate::serve(listener, app, shutdown, Duration::from_secs(settings.drain_timeout_secs)).await?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -181,11 +164,7 @@ pub async fn shutdown_signal() {
 
 async fn keys<S: Store>(store: &S, command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Create {
-            tenant,
-            name,
-            scopes,
-        } => {
+        KeysCommand::Create { tenant, name, scopes } => {
             if !valid_property_id(&tenant) {
                 bail!("tenant must be 1 to 64 of A-Z, a-z, 0-9, _ and -");
             }
@@ -208,9 +187,7 @@ async fn keys<S: Store>(store: &S, command: KeysCommand) -> anyhow::Result<()> {
                     k.name,
                     scopes.join(","),
                     k.created_at.to_rfc3339(),
-                    k.revoked_at
-                        .map(|t| t.to_rfc3339())
-                        .unwrap_or_else(|| "-".into())
+                    k.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
                 )?;
             }
         }
@@ -228,8 +205,8 @@ async fn keys<S: Store>(store: &S, command: KeysCommand) -> anyhow::Result<()> {
 pub fn parse_scopes(list: &str) -> anyhow::Result<Vec<Scope>> {
     let mut scopes = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let scope = Scope::parse(part)
-            .with_context(|| format!("unknown scope `{part}` (use read, write, admin)"))?;
+        let scope =
+            Scope::parse(part).with_context(|| format!("unknown scope `{part}` (use read, write, admin)"))?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }

@@ -15,20 +15,10 @@ pub struct StoreSettings {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
     /// Largest number of pooled connections.
-    #[arg(
-        long,
-        env = "DATABASE_MAX_CONNECTIONS",
-        default_value_t = 16,
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16, global = true)]
     pub database_max_connections: u32,
     /// How long a request waits for a pooled connection before answering 503, in milliseconds.
-    #[arg(
-        long,
-        env = "DATABASE_ACQUIRE_TIMEOUT_MS",
-        default_value_t = 3000,
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, global = true)]
     pub database_acquire_timeout_ms: u64,
 }
 
@@ -80,9 +70,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            body_limit_bytes: 256 * 1024,
-        }
+        Limits { body_limit_bytes: 256 * 1024 }
     }
 }
 
@@ -92,10 +80,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords_only() {
-        assert_eq!(
-            redact_url("postgres://u:pw@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact_url("postgres://u:pw@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite:x.db"), "sqlite:x.db");
     }

@@ -20,10 +20,7 @@ pub const RETRY_AFTER_SECS: u32 = 2;
 pub enum ApiError {
     /// 400: malformed JSON or query.
     #[error("{detail}")]
-    BadRequest {
-        detail: String,
-        errors: Vec<FieldError>,
-    },
+    BadRequest { detail: String, errors: Vec<FieldError> },
     /// 401: no credential or an invalid one.
     #[error("missing or invalid API key")]
     Unauthorized,
@@ -36,6 +33,9 @@ pub enum ApiError {
     /// 404 for a path no route matches.
     #[error("no route for this path")]
     NoRoute,
+    /// 410: a CRM contact merged into another one.
+    #[error("this contact was merged into contact {merged_into}")]
+    Gone { merged_into: i64 },
     /// 405 with `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -70,6 +70,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,6 +90,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::NoRoute => "no-route",
             ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::Gone { .. } => "gone",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::PayloadTooLarge => "payload-too-large",
@@ -112,12 +114,7 @@ impl ApiError {
         let detail = detail.into();
         ApiError::BadRequest {
             detail: detail.clone(),
-            errors: vec![FieldError::new(
-                pointer,
-                crate::validation::ErrorKind::Invalid,
-                code,
-                detail,
-            )],
+            errors: vec![FieldError::new(pointer, crate::validation::ErrorKind::Invalid, code, detail)],
         }
     }
 }
@@ -129,12 +126,10 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %msg, "store unavailable");
                 ApiError::Unavailable
             }
-            StoreError::Conflict(CHANNEL_LISTING_TAKEN) => ApiError::Conflict(
-                "that channel listing is already mapped to another property".into(),
-            ),
-            StoreError::Conflict(name) => {
-                ApiError::Conflict(format!("conflicts with stored data ({name})"))
+            StoreError::Conflict(CHANNEL_LISTING_TAKEN) => {
+                ApiError::Conflict("that channel listing is already mapped to another property".into())
             }
+            StoreError::Conflict(name) => ApiError::Conflict(format!("conflicts with stored data ({name})")),
             StoreError::Other(msg) => ApiError::Internal(msg),
         }
     }
@@ -143,6 +138,9 @@ impl From<StoreError> for ApiError {
 #[derive(Serialize)]
 struct ProblemExtensions<'a> {
     request_id: String,
+    /// Set on 410 for a merged CRM contact.
+    #[serde(rename = "mergedInto", skip_serializing_if = "Option::is_none")]
+    merged_into: Option<i64>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
 }
@@ -156,15 +154,15 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let detail = self.to_string();
         let mut problem = ProblemDetails::from_status_code(status)
-            .with_type(
-                format!("/problems/{}", self.slug())
-                    .parse::<http::Uri>()
-                    .unwrap_or_default(),
-            )
+            .with_type(format!("/problems/{}", self.slug()).parse::<http::Uri>().unwrap_or_default())
             .with_detail(detail)
             .with_extensions(ProblemExtensions {
                 request_id: ctx.request_id,
                 errors: self.field_errors(),
+                merged_into: match self {
+                    ApiError::Gone { merged_into } => Some(merged_into),
+                    _ => None,
+                },
             });
         if let Ok(instance) = ctx.path.parse::<http::Uri>() {
             problem = problem.with_instance(instance);

@@ -8,7 +8,7 @@ use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use crate::validation::{ErrorKind, FieldError};
+use crate::validation::{escape_token, ErrorKind, FieldError};
 
 /// JSON body: 415 unless sent as JSON, 413 over the limit, 400 when not JSON, 422 with a pointer when
 /// a member is missing, unknown or of the wrong type.
@@ -26,9 +26,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 /// The raw bytes of a JSON body, after the content-type and size checks.
 pub async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     require_json_content_type(req.headers())?;
-    Bytes::from_request(req, state)
-        .await
-        .map_err(body_rejection)
+    Bytes::from_request(req, state).await.map_err(body_rejection)
 }
 
 /// 415 unless the body is declared as `application/json` or a `+json` type.
@@ -52,10 +50,7 @@ fn body_rejection(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
     } else {
-        ApiError::BadRequest {
-            detail: "could not read the request body".into(),
-            errors: vec![],
-        }
+        ApiError::BadRequest { detail: "could not read the request body".into(), errors: vec![] }
     }
 }
 
@@ -67,25 +62,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         // serde reports a shape error before noticing that the rest of the text is not JSON at
         // all; only a well-formed body gets the 422 treatment.
-        let well_formed =
-            inner.is_data() && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+        let well_formed = inner.is_data() && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         if well_formed {
             let (kind, code) = classify_data_error(&inner.to_string());
-            ApiError::Validation(vec![FieldError::new(
-                &pointer,
-                kind,
-                code,
-                strip_position(&inner),
-            )])
+            ApiError::Validation(vec![FieldError::new(&pointer, kind, code, strip_position(&inner))])
         } else {
             ApiError::BadRequest {
                 detail: format!("malformed JSON: {inner}"),
-                errors: vec![FieldError::new(
-                    "",
-                    ErrorKind::Invalid,
-                    "malformed_json",
-                    inner.to_string(),
-                )],
+                errors: vec![FieldError::new("", ErrorKind::Invalid, "malformed_json", inner.to_string())],
             }
         }
     })
@@ -117,17 +101,12 @@ fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
         out.push('/');
         match seg {
             Segment::Seq { index } => out.push_str(&index.to_string()),
-            Segment::Map { key } => out.push_str(&escape_pointer(key)),
-            Segment::Enum { variant } => out.push_str(&escape_pointer(variant)),
+            Segment::Map { key } => out.push_str(&escape_token(key)),
+            Segment::Enum { variant } => out.push_str(&escape_token(variant)),
             Segment::Unknown => out.push('?'),
         }
     }
     out
-}
-
-/// RFC 6901 escaping of one reference token.
-pub fn escape_pointer(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }
 
 /// Path parameters; a value of the wrong shape is a 400 naming the parameter.
@@ -143,11 +122,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::bad_request(
-                "path",
-                "invalid_path_parameter",
-                e.body_text(),
-            )),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(ApiError::bad_request("path", "invalid_path_parameter", e.body_text()))
+            }
             Err(e) => Err(ApiError::Internal(e.body_text())),
         }
     }
@@ -166,18 +143,12 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|e| {
-                let param = e.path().to_string();
-                let param = if param == "." {
-                    "query".to_owned()
-                } else {
-                    param
-                };
-                let detail = e.into_inner().to_string();
-                ApiError::bad_request(&param, "invalid_query_parameter", detail)
-            })
+        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
+            let param = e.path().to_string();
+            let param = if param == "." { "query".to_owned() } else { param };
+            let detail = e.into_inner().to_string();
+            ApiError::bad_request(&param, "invalid_query_parameter", detail)
+        })
     }
 }
 

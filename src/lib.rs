@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod request_context;
@@ -83,10 +84,7 @@ pub async fn serve(
     match tokio::time::timeout(drain_timeout, &mut server).await {
         Ok(res) => res.unwrap_or_else(|e| Err(std::io::Error::other(e))),
         Err(_) => {
-            tracing::warn!(
-                ?drain_timeout,
-                "drain timeout reached; dropping remaining connections"
-            );
+            tracing::warn!(?drain_timeout, "drain timeout reached; dropping remaining connections");
             server.abort();
             Ok(())
         }

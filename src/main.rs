@@ -12,9 +12,7 @@ async fn main() -> std::process::ExitCode {
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
     match property_contacts::cli::run(cli).await {

@@ -44,7 +44,5 @@ pub fn current() -> RequestContext {
 
 /// The current request id (empty outside a request).
 pub fn request_id() -> String {
-    CURRENT
-        .try_with(|c| c.request_id.clone())
-        .unwrap_or_default()
+    CURRENT.try_with(|c| c.request_id.clone()).unwrap_or_default()
 }

@@ -15,11 +15,7 @@ pub struct AppState<S> {
 
 impl<S> AppState<S> {
     pub fn new(store: S, limits: Limits) -> Self {
-        AppState {
-            store,
-            limits: Arc::new(limits),
-            draining: Arc::new(AtomicBool::new(false)),
-        }
+        AppState { store, limits: Arc::new(limits), draining: Arc::new(AtomicBool::new(false)) }
     }
 
     /// Marks the service as shutting down: `/readyz` answers 503 from now on.

@@ -17,30 +17,13 @@ fn keys_create_list_revoke() {
     let db = format!("sqlite:{}", dir.path().join("cli.db").display());
 
     let out = cli(&db, &["migrate"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let out = cli(
         &db,
-        &[
-            "keys",
-            "create",
-            "--tenant",
-            "acme",
-            "--name",
-            "channel-manager",
-            "--scopes",
-            "read,admin",
-        ],
+        &["keys", "create", "--tenant", "acme", "--name", "channel-manager", "--scopes", "read,admin"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let key = stdout.trim();
     // The key alone on stdout, nothing else.
@@ -59,17 +42,7 @@ fn keys_create_list_revoke() {
     let out = cli(&db, &["keys", "revoke", id]);
     assert!(!out.status.success(), "revoking twice is an error");
 
-    let out = cli(
-        &db,
-        &[
-            "keys",
-            "create",
-            "--tenant",
-            "acme",
-            "--scopes",
-            "read,root",
-        ],
-    );
+    let out = cli(&db, &["keys", "create", "--tenant", "acme", "--scopes", "read,root"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope"));
 }
@@ -87,10 +60,7 @@ fn wait_listening(stderr: &mut impl std::io::BufRead) -> (Option<String>, String
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "server exited before listening"
-        );
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited before listening");
         if let Some(k) = line.split_whitespace().find(|w| w.starts_with("pck_")) {
             key = Some(k.to_owned());
         }
@@ -105,7 +75,8 @@ fn wait_listening(stderr: &mut impl std::io::BufRead) -> (Option<String>, String
 fn http_get(addr: &str, path: &str, key: &str) -> u16 {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     resp.split_whitespace().nth(1).unwrap().parse().unwrap()
@@ -128,15 +99,9 @@ fn first_serve_prints_a_one_time_admin_key_and_stops_on_sigterm() {
             .unwrap()
     };
     let stop = |child: &mut std::process::Child| {
-        let ok = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
+        let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
         assert!(ok.success());
-        assert!(
-            child.wait().unwrap().success(),
-            "serve exits cleanly on SIGTERM"
-        );
+        assert!(child.wait().unwrap().success(), "serve exits cleanly on SIGTERM");
     };
 
     let mut child = spawn();

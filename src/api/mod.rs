@@ -1,7 +1,7 @@
 //! The route table: every route of the service is registered here, in one place.
 //!
 //! Routes are added through [`Routes`], which also records `(method, path)` so the OpenAPI document
-//! can be checked against the real router (see `tests/openapi.rs`).
+//! can be checked against the real router (see `tests/behaviour/ops.rs`).
 
 use axum::handler::Handler;
 use axum::http::Method;
@@ -11,8 +11,11 @@ use axum::Router;
 use crate::state::AppState;
 use crate::store::Store;
 
+pub mod contact_sets;
 pub mod ops;
 pub mod properties;
+pub mod revisions;
+pub mod su;
 
 /// A router under construction plus the inventory of what it serves.
 pub struct Routes<S> {
@@ -22,10 +25,7 @@ pub struct Routes<S> {
 
 impl<S: Store> Routes<S> {
     fn new() -> Self {
-        Routes {
-            router: Router::new(),
-            inventory: Vec::new(),
-        }
+        Routes { router: Router::new(), inventory: Vec::new() }
     }
 
     fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
@@ -38,6 +38,10 @@ impl<S: Store> Routes<S> {
         self.inventory.push((method, path));
         self
     }
+
+    pub fn into_parts(self) -> (Router<AppState<S>>, Vec<(Method, &'static str)>) {
+        (self.router, self.inventory)
+    }
 }
 
 /// Every route, with its handler.
@@ -48,41 +52,36 @@ pub fn routes<S: Store>() -> Routes<S> {
         .add(M::GET, "/livez", ops::livez)
         .add(M::GET, "/readyz", ops::readyz::<S>)
         .add(M::GET, "/openapi.yaml", ops::openapi_yaml)
-        // property registry
+        // property registry and contact-set history (native)
+        .add(M::GET, "/api/v1/properties", properties::list_properties::<S>)
+        .add(M::GET, "/api/v1/properties/{property_id}", properties::get_property::<S>)
+        .add(M::PUT, "/api/v1/properties/{property_id}", properties::put_property::<S>)
+        .add(M::DELETE, "/api/v1/properties/{property_id}", properties::delete_property::<S>)
         .add(
             M::GET,
-            "/api/v1/properties",
-            properties::list_properties::<S>,
+            "/api/v1/properties/{property_id}/contacts/revisions",
+            revisions::list_contact_set_revisions::<S>,
         )
         .add(
             M::GET,
-            "/api/v1/properties/{property_id}",
-            properties::get_property::<S>,
+            "/api/v1/properties/{property_id}/contacts/revisions/{revision}",
+            revisions::get_contact_set_revision::<S>,
         )
+        // Booking.com-compatible contact sets
+        .add(M::GET, "/contacts-api/properties/{property_id}/contacts", contact_sets::get_contact_set::<S>)
         .add(
             M::PUT,
-            "/api/v1/properties/{property_id}",
-            properties::put_property::<S>,
+            "/contacts-api/properties/{property_id}/contacts",
+            contact_sets::replace_contact_set::<S>,
         )
-        .add(
-            M::DELETE,
-            "/api/v1/properties/{property_id}",
-            properties::delete_property::<S>,
-        )
-}
-
-impl<S: Store> Routes<S> {
-    pub fn into_parts(self) -> (Router<AppState<S>>, Vec<(Method, &'static str)>) {
-        (self.router, self.inventory)
-    }
+        // SU-compatible contact sets
+        .add(M::POST, "/SUAPI/jservice/bdc/property/contact/set", su::set_contacts::<S>)
+        .add(M::POST, "/SUAPI/jservice/bdc/property/contact/retrieve", su::retrieve_contacts::<S>)
 }
 
 /// `(METHOD, path)` of every route the service serves, paths in OpenAPI `{param}` form.
 pub fn route_inventory() -> Vec<(String, String)> {
     // The inventory does not depend on the backend; any store type builds the same table.
     let (_, inventory) = routes::<crate::store::SqliteStore>().into_parts();
-    inventory
-        .into_iter()
-        .map(|(m, p)| (m.to_string(), p.to_owned()))
-        .collect()
+    inventory.into_iter().map(|(m, p)| (m.to_string(), p.to_owned())).collect()
 }

@@ -19,9 +19,7 @@ pub async fn livez() -> impl IntoResponse {
 }
 
 /// Ready for traffic: the store answers and the service is not draining.
-pub async fn readyz<S: Store>(
-    State(state): State<AppState<S>>,
-) -> Result<impl IntoResponse, ApiError> {
+pub async fn readyz<S: Store>(State(state): State<AppState<S>>) -> Result<impl IntoResponse, ApiError> {
     if state.is_draining() {
         return Err(ApiError::Unavailable);
     }

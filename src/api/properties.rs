@@ -30,24 +30,18 @@ pub struct PutPropertyRequest {
 }
 
 /// Tells "absent" (outer `None`, via `default`) from "null" (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
 /// `property_id`: 1 to 64 of `[A-Za-z0-9_-]`.
 pub fn valid_property_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn valid_channel(c: &str) -> bool {
     (1..=32).contains(&c.len())
-        && c.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 impl PutPropertyRequest {
@@ -62,9 +56,7 @@ impl PutPropertyRequest {
                 "property_id must be 1 to 64 of A-Z, a-z, 0-9, _ and -",
             ));
         }
-        let name = self
-            .name
-            .map(|n| n.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
+        let name = self.name.map(|n| n.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
         if let Some(Some(n)) = &name {
             if n.chars().count() > 200 {
                 errors.push(FieldError::new(
@@ -113,18 +105,12 @@ impl PutPropertyRequest {
                             "channel_property_id must be 1 to 64 characters",
                         ));
                     }
-                    ChannelMapping {
-                        channel,
-                        channel_property_id: listing,
-                    }
+                    ChannelMapping { channel, channel_property_id: listing }
                 })
                 .collect()
         });
         if errors.is_empty() {
-            Ok(PropertyChanges {
-                name,
-                channel_mappings: mappings,
-            })
+            Ok(PropertyChanges { name, channel_mappings: mappings })
         } else {
             Err(ApiError::Validation(errors))
         }
@@ -141,10 +127,7 @@ pub async fn put_property<S: Store>(
 ) -> ApiResult<Response> {
     caller.require(Scope::Admin)?;
     let changes = body.into_changes(&property_id)?;
-    let (property, written) = state
-        .store
-        .put_property(&caller.tenant_id, &property_id, changes)
-        .await?;
+    let (property, written) = state.store.put_property(&caller.tenant_id, &property_id, changes).await?;
     Ok(match written {
         Written::Created => {
             let location = format!("/api/v1/properties/{property_id}");
@@ -165,13 +148,8 @@ pub async fn get_property<S: Store>(
     Path(property_id): Path<String>,
 ) -> ApiResult<axum::Json<Property>> {
     caller.require(Scope::Read)?;
-    let property = state
-        .store
-        .get_property(&caller.tenant_id, &property_id)
-        .await?;
-    property
-        .map(axum::Json)
-        .ok_or(ApiError::NotFound("property"))
+    let property = state.store.get_property(&caller.tenant_id, &property_id).await?;
+    property.map(axum::Json).ok_or(ApiError::NotFound("property"))
 }
 
 /// Removes a property with its contact set and history (admin).
@@ -182,11 +160,7 @@ pub async fn delete_property<S: Store>(
     Path(property_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
-    if state
-        .store
-        .delete_property(&caller.tenant_id, &property_id)
-        .await?
-    {
+    if state.store.delete_property(&caller.tenant_id, &property_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("property"))
@@ -218,10 +192,7 @@ pub async fn list_properties<S: Store>(
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     // One extra row tells whether another page exists.
-    let mut items = state
-        .store
-        .list_properties(&caller.tenant_id, after.as_deref(), limit + 1)
-        .await?;
+    let mut items = state.store.list_properties(&caller.tenant_id, after.as_deref(), limit + 1).await?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|p| encode_cursor(&p.property_id))
@@ -241,11 +212,5 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .filter(|id| valid_property_id(id))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "cursor",
-                "cursor_invalid",
-                "cursor is not one this API issued",
-            )
-        })
+        .ok_or_else(|| ApiError::bad_request("cursor", "cursor_invalid", "cursor is not one this API issued"))
 }

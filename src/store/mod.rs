@@ -7,10 +7,16 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::contact_set::ContactSet;
+
+pub mod crm;
+pub mod customers;
 mod postgres;
 mod sql;
 mod sqlite;
 
+pub use crm::CrmStore;
+pub use customers::CustomerStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -84,9 +90,7 @@ impl Scope {
     }
 
     pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL
-            .into_iter()
-            .find(|scope| scope.as_str() == s.trim())
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s.trim())
     }
 }
 
@@ -148,8 +152,46 @@ pub enum Written {
     Updated,
 }
 
+/// A property's current contact set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContactSet {
+    /// 0 until the first set is stored.
+    pub revision: i64,
+    pub set: ContactSet,
+}
+
+/// How a contact-set replace ended; the non-`Replaced` outcomes changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplaceOutcome {
+    Replaced {
+        revision: i64,
+    },
+    PropertyNotFound,
+    /// `expected_revision` was given and is not the stored one.
+    RevisionMismatch {
+        current: i64,
+    },
+}
+
+/// One entry of a property's contact-set history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevisionSummary {
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+    /// Name of the API key that wrote it.
+    pub created_by: String,
+    pub contact_count: i64,
+}
+
+/// A past contact set, whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactSetRevision {
+    pub summary: RevisionSummary,
+    pub set: ContactSet,
+}
+
 /// The storage operations the service needs; one method is one use case and one transaction.
-pub trait Store: Clone + Send + Sync + 'static {
+pub trait Store: CrmStore + CustomerStore + Clone + Send + Sync + 'static {
     /// Runs the backend's embedded migrations.
     fn migrate(&self) -> impl Future<Output = StoreResult<()>> + Send;
     /// Cheap round trip used by `/readyz`.
@@ -164,10 +206,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Marks a key revoked; false when no live key has that id.
     fn revoke_key(&self, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// The live (not revoked) key whose secret hashes to `secret_hash`.
-    fn find_key(
-        &self,
-        secret_hash: &str,
-    ) -> impl Future<Output = StoreResult<Option<ApiKey>>> + Send;
+    fn find_key(&self, secret_hash: &str) -> impl Future<Output = StoreResult<Option<ApiKey>>> + Send;
 
     fn put_property(
         &self,
@@ -188,9 +227,36 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<Property>>> + Send;
     /// Removes a property with everything hanging off it; false when it did not exist.
-    fn delete_property(
+    fn delete_property(&self, tenant: &str, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Replaces a property's whole contact set and records it as a new revision, in one
+    /// transaction with a fixed number of statements.
+    fn replace_contact_set(
         &self,
         tenant: &str,
-        id: &str,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+        property_id: &str,
+        set: &ContactSet,
+        expected_revision: Option<i64>,
+        author: &str,
+    ) -> impl Future<Output = StoreResult<ReplaceOutcome>> + Send;
+    /// The current set (two queries); `None` when the property does not exist.
+    fn get_contact_set(
+        &self,
+        tenant: &str,
+        property_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<StoredContactSet>>> + Send;
+    /// History newest first, revisions below `before`; `None` when the property does not exist.
+    fn list_contact_set_revisions(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Option<Vec<RevisionSummary>>>> + Send;
+    fn get_contact_set_revision(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        revision: i64,
+    ) -> impl Future<Output = StoreResult<Option<ContactSetRevision>>> + Send;
 }

@@ -17,14 +17,9 @@ pub struct PgStore {
 impl PgStore {
     /// Connects lazily: the service starts (and `/livez` answers) even while Postgres is down, and a
     /// request fails within `acquire_timeout` instead of hanging.
-    pub fn connect(
-        url: &str,
-        max_connections: u32,
-        acquire_timeout: Duration,
-    ) -> Result<Self, StoreError> {
-        let options: PgConnectOptions = url
-            .parse()
-            .map_err(|e: sqlx::Error| StoreError::Other(format!("invalid DATABASE_URL: {e}")))?;
+    pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> Result<Self, StoreError> {
+        let options: PgConnectOptions =
+            url.parse().map_err(|e: sqlx::Error| StoreError::Other(format!("invalid DATABASE_URL: {e}")))?;
         let options = options.application_name("property-contacts");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -46,9 +41,6 @@ impl PgStore {
     }
 }
 
-impl_sql_store!(
-    PgStore,
-    sqlx::Postgres,
-    begin_write = "BEGIN",
-    lock_row = " FOR UPDATE"
-);
+impl_sql_store!(PgStore, sqlx::Postgres, begin_write = "BEGIN");
+impl super::CrmStore for PgStore {}
+impl super::CustomerStore for PgStore {}

@@ -10,7 +10,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{ApiKey, ChannelMapping, Property, Scope};
+use super::{ApiKey, ChannelMapping, Property, RevisionSummary, Scope, StoreError};
+use crate::domain::contact_set::{
+    Address, Contact, ContactPerson, ContactSet, Phone, PhoneTechType, ProfileType,
+};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct KeyRow {
@@ -36,11 +39,7 @@ impl From<KeyRow> for ApiKey {
 }
 
 pub(super) fn scopes_column(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
 }
 
 #[derive(sqlx::FromRow)]
@@ -60,19 +59,14 @@ pub(super) struct MappingRow {
 }
 
 /// Joins properties (ordered by id) with their mappings (ordered by property id, channel).
-pub(super) fn assemble_properties(
-    rows: Vec<PropertyRow>,
-    mappings: Vec<MappingRow>,
-) -> Vec<Property> {
+pub(super) fn assemble_properties(rows: Vec<PropertyRow>, mappings: Vec<MappingRow>) -> Vec<Property> {
     let mut mappings = mappings.into_iter().peekable();
     rows.into_iter()
         .map(|r| {
             let mut channel_mappings = Vec::new();
             while let Some(m) = mappings.next_if(|m| m.property_id == r.id) {
-                channel_mappings.push(ChannelMapping {
-                    channel: m.channel,
-                    channel_property_id: m.channel_property_id,
-                });
+                channel_mappings
+                    .push(ChannelMapping { channel: m.channel, channel_property_id: m.channel_property_id });
             }
             Property {
                 property_id: r.id,
@@ -88,16 +82,148 @@ pub(super) fn assemble_properties(
 
 pub(super) const PROPERTY_COLUMNS: &str = "id, name, contact_set_revision, created_at, updated_at";
 
+/// One row of `property_contacts` LEFT JOINed to its property: all contact columns are null for a
+/// property without contacts.
+#[derive(sqlx::FromRow)]
+pub(super) struct ContactRow {
+    pub(super) contact_set_revision: i64,
+    position: Option<i32>,
+    profiles: Option<String>,
+    person_name: Option<String>,
+    person_gender: Option<String>,
+    person_job_title: Option<String>,
+    person_language: Option<String>,
+    email: Option<String>,
+    address_line: Option<String>,
+    city_name: Option<String>,
+    postal_code: Option<String>,
+    country_code: Option<String>,
+    address_language: Option<String>,
+    state_prov_code: Option<String>,
+}
+
+pub(super) const CONTACT_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.profiles, \
+     c.person_name, c.person_gender, c.person_job_title, c.person_language, c.email, c.address_line, \
+     c.city_name, c.postal_code, c.country_code, c.address_language, c.state_prov_code \
+     FROM properties p LEFT JOIN property_contacts c \
+       ON c.tenant_id = p.tenant_id AND c.property_id = p.id \
+     WHERE p.tenant_id = $1 AND p.id = $2 ORDER BY c.position";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct PhoneRow {
+    contact_position: i32,
+    phone_number: String,
+    tech_type: i32,
+    extension: Option<String>,
+}
+
+/// Stored values were canonical when written; failing to read one back means a broken database.
+fn stored<T>(what: &str, value: Option<T>) -> Result<T, StoreError> {
+    value.ok_or_else(|| StoreError::Other(format!("stored contact lacks {what}")))
+}
+
+fn parse_stored<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
+    value.parse().map_err(|_| StoreError::Other(format!("stored {what} `{value}` is not valid")))
+}
+
+/// Rebuilds a contact set from its rows (contacts by position, phones by contact and position).
+pub(super) fn assemble_contact_set(
+    rows: Vec<ContactRow>,
+    phones: Vec<PhoneRow>,
+) -> Result<ContactSet, StoreError> {
+    let mut phones = phones.into_iter().peekable();
+    let mut contacts = Vec::with_capacity(rows.len());
+    for r in rows {
+        let Some(position) = r.position else { continue };
+        let profiles = stored("profiles", r.profiles)?
+            .split(',')
+            .map(|p| parse_stored::<ProfileType>("profile type", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut contact_phones = Vec::new();
+        while let Some(p) = phones.next_if(|p| p.contact_position == position) {
+            let tech_type = u64::try_from(p.tech_type)
+                .ok()
+                .and_then(PhoneTechType::from_code)
+                .ok_or_else(|| StoreError::Other(format!("stored tech type {}", p.tech_type)))?;
+            contact_phones.push(Phone { phone_number: p.phone_number, tech_type, extension: p.extension });
+        }
+        let address = match r.country_code {
+            None => None,
+            Some(country) => Some(Address {
+                address_line: stored("address_line", r.address_line)?,
+                city_name: stored("city_name", r.city_name)?,
+                postal_code: stored("postal_code", r.postal_code)?,
+                country_code: parse_stored("country", &country)?,
+                language_code: parse_stored("language", &stored("address_language", r.address_language)?)?,
+                state_prov_code: r.state_prov_code,
+            }),
+        };
+        let language = stored("person_language", r.person_language)?;
+        contacts.push(Contact {
+            profiles,
+            person: ContactPerson {
+                name: stored("person_name", r.person_name)?,
+                gender: r.person_gender.as_deref().map(|g| parse_stored("gender", g)).transpose()?,
+                job_title: parse_stored("job title", &stored("person_job_title", r.person_job_title)?)?,
+                language_code: crate::domain::contact_set::LanguageCode::parse_spoken(&language)
+                    .map_err(|_| StoreError::Other(format!("stored language `{language}`")))?,
+            },
+            phones: contact_phones,
+            email: stored("email", r.email)?,
+            address,
+        });
+    }
+    Ok(ContactSet { contacts })
+}
+
+pub(super) fn profiles_column(profiles: &[ProfileType]) -> String {
+    profiles.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",")
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RevisionRow {
+    revision: Option<i64>,
+    created_at: Option<DateTime<Utc>>,
+    created_by: Option<String>,
+    contact_count: Option<i32>,
+}
+
+impl RevisionRow {
+    /// `None` for the all-null row of a property without revisions.
+    pub(super) fn into_summary(self) -> Option<RevisionSummary> {
+        Some(RevisionSummary {
+            revision: self.revision?,
+            created_at: self.created_at?,
+            created_by: self.created_by?,
+            contact_count: i64::from(self.contact_count?),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RevisionSnapshotRow {
+    pub(super) revision: i64,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) created_by: String,
+    pub(super) contact_count: i32,
+    pub(super) contacts: sqlx::types::Json<Vec<Contact>>,
+}
+
 /// Implements [`super::Store`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field and an
 /// inherent `run_migrations`).
 macro_rules! impl_sql_store {
-    ($store:ty, $db:ty, begin_write = $begin:literal, lock_row = $lock:literal) => {
+    ($store:ty, $db:ty, begin_write = $begin:literal) => {
+        use $crate::domain::contact_set::{Contact, ContactSet, ProfileType};
         use $crate::store::sql::{
-            assemble_properties, scopes_column, KeyRow, MappingRow, PropertyRow, PROPERTY_COLUMNS,
+            assemble_contact_set, assemble_properties, profiles_column, scopes_column, ContactRow,
+            KeyRow, MappingRow, PhoneRow, PropertyRow, RevisionRow, RevisionSnapshotRow,
+            CONTACT_SELECT, PROPERTY_COLUMNS,
         };
         use $crate::store::{
-            ApiKey, NewApiKey, Property, PropertyChanges, Store, StoreResult, Written,
+            ApiKey, ContactSetRevision, NewApiKey, Property, PropertyChanges, ReplaceOutcome,
+            RevisionSummary, Store, StoreResult, StoredContactSet, Written,
         };
+        use sqlx::types::Json;
 
         type Conn = <$db as sqlx::Database>::Connection;
 
@@ -320,6 +446,193 @@ macro_rules! impl_sql_store {
                     .await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn replace_contact_set(
+                &self,
+                tenant: &str,
+                property_id: &str,
+                set: &ContactSet,
+                expected_revision: Option<i64>,
+                author: &str,
+            ) -> StoreResult<ReplaceOutcome> {
+                let now = chrono::Utc::now();
+                let mut tx = self.begin_write().await?;
+                // Bumping the revision takes the property's row lock, so concurrent replaces of
+                // one property serialise here, and the If-Match check is part of the same statement.
+                let bumped: Option<(i64,)> = sqlx::query_as(
+                    "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3 \
+                     WHERE tenant_id = $1 AND id = $2 AND ($4 IS NULL OR contact_set_revision = $4) \
+                     RETURNING contact_set_revision",
+                )
+                .bind(tenant)
+                .bind(property_id)
+                .bind(now)
+                .bind(expected_revision)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((revision,)) = bumped else {
+                    let current: Option<(i64,)> = sqlx::query_as(
+                        "SELECT contact_set_revision FROM properties WHERE tenant_id = $1 AND id = $2",
+                    )
+                    .bind(tenant)
+                    .bind(property_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    return Ok(match current {
+                        None => ReplaceOutcome::PropertyNotFound,
+                        Some((current,)) => ReplaceOutcome::RevisionMismatch { current },
+                    });
+                };
+                sqlx::query("DELETE FROM property_contact_phones WHERE tenant_id = $1 AND property_id = $2")
+                    .bind(tenant)
+                    .bind(property_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2")
+                    .bind(tenant)
+                    .bind(property_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if !set.contacts.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO property_contacts (tenant_id, property_id, position, profiles, \
+                         is_general, person_name, person_gender, person_job_title, person_language, email, \
+                         address_line, city_name, postal_code, country_code, address_language, state_prov_code) ",
+                    );
+                    insert.push_values(set.contacts.iter().enumerate(), |mut row, (i, c): (usize, &Contact)| {
+                        let a = c.address.as_ref();
+                        row.push_bind(tenant)
+                            .push_bind(property_id)
+                            .push_bind(i as i32)
+                            .push_bind(profiles_column(&c.profiles))
+                            .push_bind(c.profiles.contains(&ProfileType::General))
+                            .push_bind(c.person.name.as_str())
+                            .push_bind(c.person.gender.map(|g| g.as_str()))
+                            .push_bind(c.person.job_title.as_str())
+                            .push_bind(c.person.language_code.as_str())
+                            .push_bind(c.email.as_str())
+                            .push_bind(a.map(|a| a.address_line.as_str()))
+                            .push_bind(a.map(|a| a.city_name.as_str()))
+                            .push_bind(a.map(|a| a.postal_code.as_str()))
+                            .push_bind(a.map(|a| a.country_code.as_str()))
+                            .push_bind(a.map(|a| a.language_code.as_str()))
+                            .push_bind(a.and_then(|a| a.state_prov_code.as_deref()));
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                    let phones = set.contacts.iter().enumerate().flat_map(|(i, c)| {
+                        c.phones.iter().enumerate().map(move |(j, p)| (i, j, p))
+                    });
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO property_contact_phones (tenant_id, property_id, contact_position, \
+                         position, phone_number, tech_type, extension) ",
+                    );
+                    insert.push_values(phones, |mut row, (i, j, p)| {
+                        row.push_bind(tenant)
+                            .push_bind(property_id)
+                            .push_bind(i as i32)
+                            .push_bind(j as i32)
+                            .push_bind(p.phone_number.as_str())
+                            .push_bind(i32::from(p.tech_type.code()))
+                            .push_bind(p.extension.as_deref());
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "INSERT INTO contact_set_revisions \
+                     (tenant_id, property_id, revision, created_at, created_by, contact_count, contacts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(tenant)
+                .bind(property_id)
+                .bind(revision)
+                .bind(now)
+                .bind(author)
+                .bind(set.contacts.len() as i32)
+                .bind(Json(&set.contacts))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(ReplaceOutcome::Replaced { revision })
+            }
+
+            async fn get_contact_set(
+                &self,
+                tenant: &str,
+                property_id: &str,
+            ) -> StoreResult<Option<StoredContactSet>> {
+                let mut conn = self.pool.acquire().await?;
+                let rows: Vec<ContactRow> = sqlx::query_as(CONTACT_SELECT)
+                    .bind(tenant)
+                    .bind(property_id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let Some(revision) = rows.first().map(|r| r.contact_set_revision) else {
+                    return Ok(None);
+                };
+                let phones: Vec<PhoneRow> = sqlx::query_as(
+                    "SELECT contact_position, phone_number, tech_type, extension FROM property_contact_phones \
+                     WHERE tenant_id = $1 AND property_id = $2 ORDER BY contact_position, position",
+                )
+                .bind(tenant)
+                .bind(property_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                let set = assemble_contact_set(rows, phones)?;
+                Ok(Some(StoredContactSet { revision, set }))
+            }
+
+            async fn list_contact_set_revisions(
+                &self,
+                tenant: &str,
+                property_id: &str,
+                before: Option<i64>,
+                limit: u32,
+            ) -> StoreResult<Option<Vec<RevisionSummary>>> {
+                // LEFT JOIN from the property tells "no history yet" from "no such property".
+                let rows: Vec<RevisionRow> = sqlx::query_as(
+                    "SELECT r.revision, r.created_at, r.created_by, r.contact_count \
+                     FROM properties p LEFT JOIN contact_set_revisions r \
+                       ON r.tenant_id = p.tenant_id AND r.property_id = p.id AND r.revision < $3 \
+                     WHERE p.tenant_id = $1 AND p.id = $2 \
+                     ORDER BY r.revision DESC LIMIT $4",
+                )
+                .bind(tenant)
+                .bind(property_id)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(rows.into_iter().filter_map(RevisionRow::into_summary).collect()))
+            }
+
+            async fn get_contact_set_revision(
+                &self,
+                tenant: &str,
+                property_id: &str,
+                revision: i64,
+            ) -> StoreResult<Option<ContactSetRevision>> {
+                let row: Option<RevisionSnapshotRow> = sqlx::query_as(
+                    "SELECT revision, created_at, created_by, contact_count, contacts \
+                     FROM contact_set_revisions WHERE tenant_id = $1 AND property_id = $2 AND revision = $3",
+                )
+                .bind(tenant)
+                .bind(property_id)
+                .bind(revision)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| ContactSetRevision {
+                    summary: RevisionSummary {
+                        revision: r.revision,
+                        created_at: r.created_at,
+                        created_by: r.created_by,
+                        contact_count: i64::from(r.contact_count),
+                    },
+                    set: ContactSet { contacts: r.contacts.0 },
+                }))
             }
         }
     };

@@ -46,9 +46,6 @@ impl SqliteStore {
     }
 }
 
-impl_sql_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    begin_write = "BEGIN IMMEDIATE",
-    lock_row = ""
-);
+impl_sql_store!(SqliteStore, sqlx::Sqlite, begin_write = "BEGIN IMMEDIATE");
+impl super::CrmStore for SqliteStore {}
+impl super::CustomerStore for SqliteStore {}

@@ -57,9 +57,7 @@ impl TestApp {
     pub async fn sqlite() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("test.db").display());
-        let store = SqliteStore::connect(&url, 4, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let store = SqliteStore::connect(&url, 4, Duration::from_secs(5)).await.unwrap();
         let mut app = Self::with_store(store.clone(), Backend::Sqlite(store)).await;
         app._sqlite_dir = Some(dir);
         app
@@ -74,15 +72,9 @@ impl TestApp {
             return None;
         };
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin_pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .expect("TEST_DATABASE_URL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin_pool)
-            .await
-            .unwrap();
+        let admin_pool =
+            PgPoolOptions::new().max_connections(1).connect(&url).await.expect("TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin_pool).await.unwrap();
         admin_pool.close().await;
         let options: PgConnectOptions = url.parse().unwrap();
         let options = options.options([("search_path", schema.as_str())]);
@@ -102,16 +94,8 @@ impl TestApp {
         store.migrate().await.unwrap();
         let state = AppState::new(store, Limits::default());
         let router = property_contacts::app(state);
-        let mut app = TestApp {
-            router,
-            backend,
-            admin: String::new(),
-            _sqlite_dir: None,
-            pg_schema: None,
-        };
-        app.admin = app
-            .key("t1", &[Scope::Read, Scope::Write, Scope::Admin])
-            .await;
+        let mut app = TestApp { router, backend, admin: String::new(), _sqlite_dir: None, pg_schema: None };
+        app.admin = app.key("t1", &[Scope::Read, Scope::Write, Scope::Admin]).await;
         app
     }
 
@@ -140,11 +124,7 @@ impl TestApp {
 
     /// Starts a request; finish it with [`Call::send`].
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
-        Call {
-            app: self,
-            builder: Request::builder().method(method).uri(path),
-            body: Body::empty(),
-        }
+        Call { app: self, builder: Request::builder().method(method).uri(path), body: Body::empty() }
     }
 
     pub fn get(&self, path: &str) -> Call<'_> {
@@ -165,10 +145,7 @@ impl Drop for TestApp {
         if let Some((url, schema)) = self.pg_schema.take() {
             // Drop runs outside async context; a short-lived runtime on its own thread does the clean-up.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async move {
                     if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
                         let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -221,11 +198,7 @@ impl Call<'_> {
             serde_json::from_slice(&bytes)
                 .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        TestResponse { status, headers, body }
     }
 }
 
@@ -244,12 +217,7 @@ impl TestResponse {
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn assert_status(&self, expected: u16) -> &Self {
-        assert_eq!(
-            self.status.as_u16(),
-            expected,
-            "unexpected status; body: {:#}",
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), expected, "unexpected status; body: {:#}", self.body);
         self
     }
 
@@ -260,10 +228,7 @@ impl TestResponse {
             .map(|a| {
                 a.iter()
                     .map(|e| {
-                        (
-                            e["pointer"].as_str().unwrap().to_owned(),
-                            e["code"].as_str().unwrap().to_owned(),
-                        )
+                        (e["pointer"].as_str().unwrap().to_owned(), e["code"].as_str().unwrap().to_owned())
                     })
                     .collect()
             })
@@ -274,10 +239,7 @@ impl TestResponse {
     #[track_caller]
     pub fn assert_problem(&self, status: u16) -> &Self {
         self.assert_status(status);
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json")
-        );
+        assert_eq!(self.header("content-type"), Some("application/problem+json"));
         assert_eq!(self.body["status"], status);
         let rid = self.header("x-request-id").expect("x-request-id header");
         assert_eq!(self.body["request_id"], rid);

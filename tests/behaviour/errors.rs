@@ -25,18 +25,10 @@ async fn malformed_json_is_400(app: TestApp) {
 }
 
 async fn wrong_content_type_is_415(app: TestApp) {
-    let r = app
-        .call(Method::PUT, "/api/v1/properties/p")
-        .auth(&app.admin)
-        .raw("text/plain", "{}")
-        .send()
-        .await;
+    let r =
+        app.call(Method::PUT, "/api/v1/properties/p").auth(&app.admin).raw("text/plain", "{}").send().await;
     r.assert_problem(415);
-    let r = app
-        .call(Method::PUT, "/api/v1/properties/p")
-        .auth(&app.admin)
-        .send()
-        .await;
+    let r = app.call(Method::PUT, "/api/v1/properties/p").auth(&app.admin).send().await;
     r.assert_problem(415);
     // A +json media type is JSON.
     let r = app
@@ -52,48 +44,24 @@ async fn oversized_body_is_413(app: TestApp) {
     let big = json!({"name": "x".repeat(300 * 1024)});
     let r = app.put("/api/v1/properties/p", big).send().await;
     r.assert_problem(413);
-    app.get("/api/v1/properties/p")
-        .send()
-        .await
-        .assert_problem(404);
+    app.get("/api/v1/properties/p").send().await.assert_problem(404);
 }
 
 async fn shape_errors_are_422_with_pointer(app: TestApp) {
-    let r = app
-        .put(
-            "/api/v1/properties/p",
-            json!({"name": "ok", "surprise": true}),
-        )
-        .send()
-        .await;
+    let r = app.put("/api/v1/properties/p", json!({"name": "ok", "surprise": true})).send().await;
     r.assert_problem(422);
-    assert_eq!(
-        r.problem_errors(),
-        vec![("/surprise".to_owned(), "unknown_member".to_owned())]
-    );
-    let r = app
-        .put(
-            "/api/v1/properties/p",
-            json!({"channel_mappings": [{"channel": "booking"}]}),
-        )
-        .send()
-        .await;
+    assert_eq!(r.problem_errors(), vec![("/surprise".to_owned(), "unknown_member".to_owned())]);
+    let r =
+        app.put("/api/v1/properties/p", json!({"channel_mappings": [{"channel": "booking"}]})).send().await;
     r.assert_problem(422);
-    assert_eq!(
-        r.problem_errors(),
-        vec![("/channel_mappings/0".to_owned(), "required".to_owned())]
-    );
+    assert_eq!(r.problem_errors(), vec![("/channel_mappings/0".to_owned(), "required".to_owned())]);
 }
 
 async fn unknown_route_is_404_and_wrong_method_405(app: TestApp) {
     let r = app.get("/api/v1/nothing-here").send().await;
     r.assert_problem(404);
     assert_eq!(r.body["instance"], "/api/v1/nothing-here");
-    let r = app
-        .call(Method::PATCH, "/api/v1/properties/p")
-        .auth(&app.admin)
-        .send()
-        .await;
+    let r = app.call(Method::PATCH, "/api/v1/properties/p").auth(&app.admin).send().await;
     r.assert_problem(405);
     let allow = r.header("allow").unwrap();
     for m in ["GET", "PUT", "DELETE"] {
@@ -102,11 +70,7 @@ async fn unknown_route_is_404_and_wrong_method_405(app: TestApp) {
 }
 
 async fn request_id_is_kept_or_made(app: TestApp) {
-    let r = app
-        .get("/api/v1/properties/none")
-        .header("x-request-id", "abc-123")
-        .send()
-        .await;
+    let r = app.get("/api/v1/properties/none").header("x-request-id", "abc-123").send().await;
     assert_eq!(r.header("x-request-id"), Some("abc-123"));
     assert_eq!(r.body["request_id"], "abc-123");
     let r = app.get("/livez").send().await;

@@ -3,6 +3,10 @@
 mod common;
 
 mod auth;
+mod contact_sets;
 mod errors;
+mod fixtures;
 mod ops;
 mod properties;
+mod revisions;
+mod su;

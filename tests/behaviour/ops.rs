@@ -6,17 +6,11 @@ use crate::common::TestApp;
 use crate::store_tests;
 
 async fn health_endpoints_answer_without_auth(app: TestApp) {
-    app.call(axum::http::Method::GET, "/livez")
-        .send()
-        .await
-        .assert_status(200);
+    app.call(axum::http::Method::GET, "/livez").send().await.assert_status(200);
     let r = app.call(axum::http::Method::GET, "/readyz").send().await;
     r.assert_status(200);
     assert_eq!(r.body["status"], "ready");
-    let r = app
-        .call(axum::http::Method::GET, "/openapi.yaml")
-        .send()
-        .await;
+    let r = app.call(axum::http::Method::GET, "/openapi.yaml").send().await;
     r.assert_status(200);
     assert_eq!(r.header("content-type"), Some("application/yaml"));
 }
@@ -26,8 +20,7 @@ store_tests!(health_endpoints_answer_without_auth);
 /// Every route is in `openapi.yaml` and every operation there has a route.
 #[test]
 fn openapi_matches_routes() {
-    let spec: serde_yaml::Value =
-        serde_yaml::from_str(property_contacts::api::ops::OPENAPI_YAML).unwrap();
+    let spec: serde_yaml::Value = serde_yaml::from_str(property_contacts::api::ops::OPENAPI_YAML).unwrap();
     let methods = ["get", "put", "post", "delete", "patch", "head", "options"];
     let mut documented = BTreeSet::new();
     for (path, item) in spec["paths"].as_mapping().expect("paths") {
@@ -39,17 +32,9 @@ fn openapi_matches_routes() {
             }
         }
     }
-    let served: BTreeSet<_> = property_contacts::api::route_inventory()
-        .into_iter()
-        .collect();
+    let served: BTreeSet<_> = property_contacts::api::route_inventory().into_iter().collect();
     let undocumented: Vec<_> = served.difference(&documented).collect();
     let unserved: Vec<_> = documented.difference(&served).collect();
-    assert!(
-        undocumented.is_empty(),
-        "routes missing from openapi.yaml: {undocumented:?}"
-    );
-    assert!(
-        unserved.is_empty(),
-        "openapi.yaml operations with no route: {unserved:?}"
-    );
+    assert!(undocumented.is_empty(), "routes missing from openapi.yaml: {undocumented:?}");
+    assert!(unserved.is_empty(), "openapi.yaml operations with no route: {unserved:?}");
 }

@@ -1,0 +1,264 @@
+//! Property contact sets, Booking.com-compatible: `PUT`/`GET /contacts-api/properties/{id}/contacts`.
+//!
+//! The set is replaced whole. The use case itself ([`replace`], [`read`]) is shared with the SU
+//! dialect (`api::su`); this module adds Booking's credentials, `If-Match` and its
+//! `{data, warnings, errors, meta}` envelope.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::domain::contact_set::{Contact, ContactSet};
+use crate::error::{ApiError, RETRY_AFTER_SECS};
+use crate::extract::json_body;
+use crate::request_context;
+use crate::state::AppState;
+use crate::store::{ReplaceOutcome, Scope, Store, StoredContactSet};
+use crate::validation::{ErrorKind, FieldError, ParseOptions};
+
+/// A body as JSON; text that is not JSON is a 400 (Booking code 450).
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+        detail: format!("malformed JSON: {e}"),
+        errors: vec![FieldError::new("", ErrorKind::Unprocessable, "malformed_json", e.to_string())],
+    })
+}
+
+/// Validates a JSON body into a contact set under one dialect's options, listing every violation.
+pub fn validate(body: &Value, opts: &ParseOptions) -> Result<ContactSet, ApiError> {
+    ContactSet::parse(body, opts).map_err(ApiError::Validation)
+}
+
+/// The replace use case: store `set` as the property's new revision.
+pub async fn replace<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    property_id: &str,
+    set: &ContactSet,
+    expected_revision: Option<i64>,
+) -> Result<i64, ApiError> {
+    let outcome = state
+        .store
+        .replace_contact_set(&caller.tenant_id, property_id, set, expected_revision, &caller.key_name)
+        .await?;
+    match outcome {
+        ReplaceOutcome::Replaced { revision } => {
+            tracing::info!(property_id, revision, contacts = set.contacts.len(), "contact set replaced");
+            Ok(revision)
+        }
+        ReplaceOutcome::PropertyNotFound => Err(ApiError::NotFound("property")),
+        ReplaceOutcome::RevisionMismatch { current } => {
+            Err(ApiError::PreconditionFailed { current: etag(current) })
+        }
+    }
+}
+
+/// The read use case: the property's current set (revision 0 and no contacts before the first PUT).
+pub async fn read<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    property_id: &str,
+) -> Result<StoredContactSet, ApiError> {
+    state.store.get_contact_set(&caller.tenant_id, property_id).await?.ok_or(ApiError::NotFound("property"))
+}
+
+/// Strong ETag of a contact-set revision.
+pub fn etag(revision: i64) -> String {
+    format!("\"{revision}\"")
+}
+
+/// The revision an `If-Match` header asks for: `None` when absent or `*`. An entity tag that is not
+/// one of ours can never match, so it maps to a revision that never exists.
+pub fn if_match_revision(headers: &HeaderMap) -> Option<i64> {
+    let value = headers.get(header::IF_MATCH)?.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return None;
+    }
+    let tag = value.split(',').next().unwrap_or_default().trim();
+    Some(tag.trim_start_matches("W/").trim_matches('"').parse::<i64>().unwrap_or(-1))
+}
+
+#[derive(Serialize)]
+struct SetData<'a> {
+    contacts: &'a [Contact],
+    revision: i64,
+}
+
+/// Booking's error entry.
+#[derive(Serialize)]
+struct BookingError {
+    code: &'static str,
+    message: String,
+    details: BookingErrorDetails,
+}
+
+#[derive(Serialize)]
+struct BookingErrorDetails {
+    /// JSON pointers of the offending members.
+    fields: Vec<String>,
+    /// Our stable snake_case code.
+    reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct Envelope<T: Serialize> {
+    data: Option<T>,
+    warnings: Vec<BookingError>,
+    errors: Vec<BookingError>,
+    meta: Meta,
+}
+
+#[derive(Serialize)]
+struct Meta {
+    ruid: String,
+}
+
+fn success(set: &StoredContactSet) -> Response {
+    let body = Envelope {
+        data: Some(SetData { contacts: &set.set.contacts, revision: set.revision }),
+        warnings: vec![],
+        errors: vec![],
+        meta: Meta { ruid: request_context::request_id() },
+    };
+    let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&etag(set.revision)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+/// Renders an error in Booking's envelope with Booking's codes. Validation failures are HTTP 400
+/// here, as Booking answers them.
+fn failure(e: ApiError) -> Response {
+    if let ApiError::Internal(msg) = &e {
+        tracing::error!(error = %msg, "internal error");
+    }
+    let entry = |code: &'static str, reason: &'static str, message: String| BookingError {
+        code,
+        message,
+        details: BookingErrorDetails { fields: vec![], reason },
+    };
+    let (status, errors) = match &e {
+        ApiError::Validation(errors) => (
+            StatusCode::BAD_REQUEST,
+            errors
+                .iter()
+                .map(|f| BookingError {
+                    code: f.kind.booking_code(),
+                    message: f.detail.clone(),
+                    details: BookingErrorDetails { fields: vec![f.pointer.clone()], reason: f.code },
+                })
+                .collect(),
+        ),
+        ApiError::BadRequest { errors, .. } if !errors.is_empty() => (
+            StatusCode::BAD_REQUEST,
+            errors
+                .iter()
+                .map(|f| BookingError {
+                    code: "450",
+                    message: f.detail.clone(),
+                    details: BookingErrorDetails { fields: vec![f.pointer.clone()], reason: f.code },
+                })
+                .collect(),
+        ),
+        ApiError::Unauthorized | ApiError::Forbidden(_) => {
+            (e.status(), vec![entry("497", "authorization", e.to_string())])
+        }
+        ApiError::NotFound(_) => {
+            (e.status(), vec![entry("635", "property_not_found", "property not found".into())])
+        }
+        ApiError::PreconditionFailed { .. } => {
+            (e.status(), vec![entry("447", "simultaneous_update", format!("unable to update: {e}"))])
+        }
+        ApiError::Unavailable | ApiError::Internal(_) => {
+            (e.status(), vec![entry("448", "system_error", e.to_string())])
+        }
+        _ => (e.status(), vec![entry("450", "unable_to_process", e.to_string())]),
+    };
+    let body: Envelope<()> =
+        Envelope { data: None, warnings: vec![], errors, meta: Meta { ruid: request_context::request_id() } };
+    let mut resp = (status, axum::Json(body)).into_response();
+    match e {
+        ApiError::Unauthorized => {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        ApiError::Unavailable => {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        ApiError::PreconditionFailed { current } => {
+            if let Ok(v) = HeaderValue::from_str(&current) {
+                resp.headers_mut().insert(header::ETAG, v);
+            }
+        }
+        _ => {}
+    }
+    resp
+}
+
+fn render(result: Result<StoredContactSet, ApiError>) -> Response {
+    match result {
+        Ok(set) => success(&set),
+        Err(e) => failure(e),
+    }
+}
+
+/// `PUT /contacts-api/properties/{property_id}/contacts`: replace the whole set (write scope).
+#[tracing::instrument(skip_all, fields(property_id = %property_id))]
+pub async fn replace_contact_set<S: Store>(
+    State(state): State<AppState<S>>,
+    axum::extract::Path(property_id): axum::extract::Path<String>,
+    caller: Result<Caller, ApiError>,
+    req: Request,
+) -> Response {
+    render(
+        async {
+            let caller = caller?;
+            caller.require(Scope::Write)?;
+            let expected = if_match_revision(req.headers());
+            let bytes = json_body(req, &state).await?;
+            let set = validate(&parse_json(&bytes)?, &ParseOptions::BOOKING)?;
+            let revision = replace(&state, &caller, &property_id, &set, expected).await?;
+            Ok(StoredContactSet { revision, set })
+        }
+        .await,
+    )
+}
+
+/// `GET /contacts-api/properties/{property_id}/contacts` (read scope).
+#[tracing::instrument(skip_all, fields(property_id = %property_id))]
+pub async fn get_contact_set<S: Store>(
+    State(state): State<AppState<S>>,
+    axum::extract::Path(property_id): axum::extract::Path<String>,
+    caller: Result<Caller, ApiError>,
+) -> Response {
+    render(
+        async {
+            let caller = caller?;
+            caller.require(Scope::Read)?;
+            read(&state, &caller, &property_id).await
+        }
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(if_match_revision(&h), None);
+        h.insert(header::IF_MATCH, "*".parse().unwrap());
+        assert_eq!(if_match_revision(&h), None);
+        h.insert(header::IF_MATCH, "\"7\"".parse().unwrap());
+        assert_eq!(if_match_revision(&h), Some(7));
+        h.insert(header::IF_MATCH, "W/\"8\"".parse().unwrap());
+        assert_eq!(if_match_revision(&h), Some(8));
+        h.insert(header::IF_MATCH, "\"abc\"".parse().unwrap());
+        assert_eq!(if_match_revision(&h), Some(-1));
+    }
+}

@@ -1,0 +1,260 @@
+//! The SU API dialect of the contact set: `POST /SUAPI/jservice/bdc/property/contact/{set,retrieve}`.
+//!
+//! Same stored set and validator as the Booking route; differs at the edges: the property is named
+//! by `hotel_id` and must be mapped to `channel_hotel_id` on the `booking` channel, the key comes in
+//! a bare `Authorization` header next to a required `app-id`, phone limits are SU's, and answers use
+//! SU's `{Status, Data, Message, Errors, Ruid}` envelope.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api::contact_sets::{read, replace, validate};
+use crate::auth::{authenticate, Caller};
+use crate::domain::contact_set::Contact;
+use crate::error::{ApiError, RETRY_AFTER_SECS};
+use crate::extract::json_body;
+use crate::request_context;
+use crate::state::AppState;
+use crate::store::{Scope, Store};
+use crate::validation::{ErrorKind, FieldError, ParseOptions};
+
+/// The channel whose listing `channel_hotel_id` must match.
+pub const BOOKING_CHANNEL: &str = "booking";
+
+/// SU's answer, success or failure.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SuEnvelope<T: Serialize> {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<SuError>>,
+    ruid: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SuError {
+    code: String,
+    short_text: String,
+}
+
+#[derive(Serialize)]
+struct RetrieveData<'a> {
+    contacts: &'a [Contact],
+}
+
+/// Failures specific to this dialect, on top of the shared [`ApiError`]s.
+enum SuFailure {
+    Api(ApiError),
+    /// One SU error with its own code (`400`, `573`, `853`, ...), answered with HTTP 400.
+    Coded(&'static str, String),
+}
+
+impl From<ApiError> for SuFailure {
+    fn from(e: ApiError) -> Self {
+        SuFailure::Api(e)
+    }
+}
+
+fn ok<T: Serialize>(data: T, message: &'static str) -> Response {
+    let body = SuEnvelope {
+        status: "Success",
+        data: Some(data),
+        message: Some(message),
+        errors: None,
+        ruid: request_context::request_id(),
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn fail(status: StatusCode, errors: Vec<SuError>, message: Option<&'static str>) -> Response {
+    let body: SuEnvelope<()> = SuEnvelope {
+        status: "Fail",
+        data: None,
+        message,
+        errors: Some(errors),
+        ruid: request_context::request_id(),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// SU's short text for one field error.
+fn short_text(f: &FieldError) -> String {
+    match f.kind {
+        ErrorKind::InvalidProfileType | ErrorKind::Unprocessable => {
+            "contact_profiles: type is invalid or not found".to_owned()
+        }
+        ErrorKind::InvalidEmail => {
+            format!("Email [{}]: Value is not an email (a valid email (example@ex.com))", f.pointer)
+        }
+        _ => format!("{}: {}", f.pointer, f.detail),
+    }
+}
+
+fn render_failure(failure: SuFailure) -> Response {
+    let e = match failure {
+        SuFailure::Coded(code, text) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                vec![SuError { code: code.to_owned(), short_text: text }],
+                None,
+            );
+        }
+        SuFailure::Api(e) => e,
+    };
+    match &e {
+        ApiError::Unauthorized | ApiError::Forbidden(_) => {
+            let mut resp = fail(e.status(), vec![], Some("Access denied"));
+            if matches!(e, ApiError::Unauthorized) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            resp
+        }
+        ApiError::Validation(errors) => fail(
+            StatusCode::BAD_REQUEST,
+            errors
+                .iter()
+                .map(|f| SuError { code: f.kind.su_code().to_owned(), short_text: short_text(f) })
+                .collect(),
+            None,
+        ),
+        ApiError::Unavailable | ApiError::Internal(_) => {
+            if let ApiError::Internal(msg) = &e {
+                tracing::error!(error = %msg, "internal error");
+            }
+            let mut resp =
+                fail(e.status(), vec![SuError { code: "500".into(), short_text: e.to_string() }], None);
+            if matches!(e, ApiError::Unavailable) {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            resp
+        }
+        // Malformed JSON, wrong content type, oversized body.
+        _ => fail(e.status(), vec![SuError { code: "400".into(), short_text: e.to_string() }], None),
+    }
+}
+
+/// SU sends the key bare in `Authorization` (a `Bearer` prefix is accepted too) and needs `app-id`.
+async fn su_caller<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<Caller, ApiError> {
+    let app_id = headers.get("app-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if app_id.trim().is_empty() {
+        return Err(ApiError::Unauthorized);
+    }
+    let key = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(|v| {
+        let v = v.trim();
+        match v.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => v,
+        }
+    });
+    let caller = authenticate(state, key.filter(|k| !k.is_empty())).await?;
+    caller.require(scope)?;
+    Ok(caller)
+}
+
+/// `hotel_id`: SU's alphanumeric provider code, at most 15 characters.
+fn valid_hotel_code(code: &str) -> bool {
+    (1..=15).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Resolves `hotel_id` + `channel_hotel_id` to a property id of the caller's tenant.
+async fn resolve_hotel<S: Store>(
+    state: &AppState<S>,
+    caller: &Caller,
+    body: &Value,
+) -> Result<String, SuFailure> {
+    let hotel_id = match body.get("hotel_id") {
+        None | Some(Value::Null) => {
+            return Err(SuFailure::Coded("321", "hotel_id: required field missing".into()))
+        }
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => String::new(),
+    };
+    if !valid_hotel_code(&hotel_id) {
+        return Err(SuFailure::Coded(
+            "853",
+            "HotelCode: Value is not an id (an alpha-numeric) and maximum 15 characters".into(),
+        ));
+    }
+    let channel_hotel_id = match body.get("channel_hotel_id") {
+        None | Some(Value::Null) => {
+            return Err(SuFailure::Coded("321", "channel_hotel_id: required field missing".into()))
+        }
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(SuFailure::Coded("320", "channel_hotel_id: must be a string".into())),
+    };
+    let property = state
+        .store
+        .get_property(&caller.tenant_id, &hotel_id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| SuFailure::Coded("400", format!("HotelCode: Invalid HotelCode ('{hotel_id}')")))?;
+    let mapped = property
+        .channel_mappings
+        .iter()
+        .any(|m| m.channel == BOOKING_CHANNEL && m.channel_property_id == channel_hotel_id);
+    if !mapped {
+        return Err(SuFailure::Coded("573", "channel-mapping not found for this property!".into()));
+    }
+    Ok(property.property_id)
+}
+
+fn parse_json_object(bytes: &[u8]) -> Result<Value, SuFailure> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(SuFailure::Coded("400", "request body must be a JSON object".into())),
+        Err(e) => Err(SuFailure::Coded("400", format!("malformed JSON: {e}"))),
+    }
+}
+
+/// `POST .../property/contact/set`: replace the property's whole contact set (write scope).
+#[tracing::instrument(skip_all)]
+pub async fn set_contacts<S: Store>(State(state): State<AppState<S>>, req: Request) -> Response {
+    let result = async {
+        let caller = su_caller(&state, req.headers(), Scope::Write).await?;
+        let bytes = json_body(req, &state).await?;
+        let body = parse_json_object(&bytes)?;
+        let property_id = resolve_hotel(&state, &caller, &body).await?;
+        let set = validate(&body, &ParseOptions::SU)?;
+        replace(&state, &caller, &property_id, &set, None).await?;
+        Ok::<_, SuFailure>(())
+    }
+    .await;
+    match result {
+        Ok(()) => ok(Vec::<()>::new(), "Property Contact-Details Created Successfully"),
+        Err(f) => render_failure(f),
+    }
+}
+
+/// `POST .../property/contact/retrieve`: the property's current contact set (read scope).
+#[tracing::instrument(skip_all)]
+pub async fn retrieve_contacts<S: Store>(State(state): State<AppState<S>>, req: Request) -> Response {
+    let result = async {
+        let caller = su_caller(&state, req.headers(), Scope::Read).await?;
+        let bytes = json_body(req, &state).await?;
+        let body = parse_json_object(&bytes)?;
+        let property_id = resolve_hotel(&state, &caller, &body).await?;
+        Ok::<_, SuFailure>(read(&state, &caller, &property_id).await?)
+    }
+    .await;
+    match result {
+        Ok(stored) => ok(
+            RetrieveData { contacts: &stored.set.contacts },
+            "Property Contact-Details Retrieved Successfully",
+        ),
+        Err(f) => render_failure(f),
+    }
+}

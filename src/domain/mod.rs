@@ -1,0 +1,3 @@
+//! Domain types that are valid by construction.
+
+pub mod contact_set;
