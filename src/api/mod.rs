@@ -12,6 +12,7 @@ use crate::state::AppState;
 use crate::store::Store;
 
 pub mod contact_sets;
+pub mod crm;
 pub mod ops;
 pub mod properties;
 pub mod revisions;
@@ -77,6 +78,78 @@ pub fn routes<S: Store>() -> Routes<S> {
         // SU-compatible contact sets
         .add(M::POST, "/SUAPI/jservice/bdc/property/contact/set", su::set_contacts::<S>)
         .add(M::POST, "/SUAPI/jservice/bdc/property/contact/retrieve", su::retrieve_contacts::<S>)
+        // CRM contacts (Resharmonics v3 shape)
+        .add(M::GET, "/api/v3/contacts", crm::contacts::list_contacts::<S>)
+        .add(M::POST, "/api/v3/contacts", crm::contacts::create_contact::<S>)
+        .add(M::POST, "/api/v3/contacts/merge", crm::contacts::merge_contacts::<S>)
+        .add(M::GET, "/api/v3/contacts/{id}", crm::contacts::get_contact::<S>)
+        .add(M::PUT, "/api/v3/contacts/{id}", crm::contacts::replace_contact::<S>)
+        .add(M::DELETE, "/api/v3/contacts/{id}", crm::contacts::delete_contact::<S>)
+        .add(M::GET, "/api/v3/contacts/{id}/revisions", crm::contacts::list_contact_revisions::<S>)
+        .add(M::GET, "/api/v3/contacts/{id}/notes", crm::notes::list_notes::<S>)
+        .add(M::POST, "/api/v3/contacts/{id}/notes", crm::notes::add_note::<S>)
+        .add(M::GET, "/api/v3/contacts/{id}/customFields", crm::notes::get_custom_fields::<S>)
+        .add(M::PUT, "/api/v3/contacts/{id}/customFields", crm::notes::replace_custom_fields::<S>)
+        .add(
+            M::POST,
+            "/api/v3/contacts/{id}/addresses",
+            crm::subresources::add_item::<S, crm::subresources::Addresses>,
+        )
+        .add(
+            M::PUT,
+            "/api/v3/contacts/{id}/addresses/{addressId}",
+            crm::subresources::update_item::<S, crm::subresources::Addresses>,
+        )
+        .add(
+            M::DELETE,
+            "/api/v3/contacts/{id}/addresses/{addressId}",
+            crm::subresources::delete_item::<S, crm::subresources::Addresses>,
+        )
+        .add(
+            M::PUT,
+            "/api/v3/contacts/{id}/addresses/{addressId}/primary",
+            crm::subresources::set_primary_item::<S, crm::subresources::Addresses>,
+        )
+        .add(
+            M::POST,
+            "/api/v3/contacts/{id}/emailAddresses",
+            crm::subresources::add_item::<S, crm::subresources::EmailAddresses>,
+        )
+        .add(
+            M::PUT,
+            "/api/v3/contacts/{id}/emailAddresses/{emailId}",
+            crm::subresources::update_item::<S, crm::subresources::EmailAddresses>,
+        )
+        .add(
+            M::DELETE,
+            "/api/v3/contacts/{id}/emailAddresses/{emailId}",
+            crm::subresources::delete_item::<S, crm::subresources::EmailAddresses>,
+        )
+        .add(
+            M::PUT,
+            "/api/v3/contacts/{id}/emailAddresses/{emailId}/primary",
+            crm::subresources::set_primary_item::<S, crm::subresources::EmailAddresses>,
+        )
+        .add(
+            M::POST,
+            "/api/v3/contacts/{id}/telephones",
+            crm::subresources::add_item::<S, crm::subresources::Telephones>,
+        )
+        .add(
+            M::PUT,
+            "/api/v3/contacts/{id}/telephones/{phoneId}",
+            crm::subresources::update_item::<S, crm::subresources::Telephones>,
+        )
+        .add(
+            M::DELETE,
+            "/api/v3/contacts/{id}/telephones/{phoneId}",
+            crm::subresources::delete_item::<S, crm::subresources::Telephones>,
+        )
+        .add(
+            M::PUT,
+            "/api/v3/contacts/{id}/telephones/{phoneId}/primary",
+            crm::subresources::set_primary_item::<S, crm::subresources::Telephones>,
+        )
 }
 
 /// `(METHOD, path)` of every route the service serves, paths in OpenAPI `{param}` form.

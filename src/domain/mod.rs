@@ -1,3 +1,4 @@
 //! Domain types that are valid by construction.
 
 pub mod contact_set;
+pub mod crm;

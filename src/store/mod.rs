@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::contact_set::ContactSet;
 
 pub mod crm;
+mod crm_sql;
 pub mod customers;
 mod postgres;
 mod sql;

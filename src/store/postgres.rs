@@ -42,5 +42,11 @@ impl PgStore {
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres, begin_write = "BEGIN");
-impl super::CrmStore for PgStore {}
+super::crm_sql::impl_crm_store!(
+    PgStore,
+    sqlx::Postgres,
+    lock_row = " FOR UPDATE",
+    begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    explain = "EXPLAIN"
+);
 impl super::CustomerStore for PgStore {}

@@ -47,5 +47,11 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite, begin_write = "BEGIN IMMEDIATE");
-impl super::CrmStore for SqliteStore {}
+super::crm_sql::impl_crm_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    lock_row = "",
+    begin_read = "BEGIN",
+    explain = "EXPLAIN QUERY PLAN"
+);
 impl super::CustomerStore for SqliteStore {}

@@ -4,6 +4,9 @@ mod common;
 
 mod auth;
 mod contact_sets;
+mod crm;
+mod crm_concurrency;
+mod crm_merge;
 mod errors;
 mod fixtures;
 mod ops;

@@ -1,0 +1,189 @@
+//! `/api/v3/contacts[/{id}]`, `/revisions` and `/merge`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    conditional, contact_path, if_match, not_modified, set_validators, with_contact_validators, with_location,
+};
+use crate::auth::Caller;
+use crate::domain::crm::{contact_etag, Contact, ContactRequest, ListContactsQuery, MergeRequest, Revision};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::state::AppState;
+use crate::store::crm::MergeOutcome;
+use crate::store::{Scope, Store};
+
+/// Spring-style page metadata.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    size: u32,
+    number: u32,
+    total_elements: i64,
+    total_pages: i64,
+}
+
+/// Body of `GET /api/v3/contacts`.
+#[derive(Debug, Serialize)]
+pub struct ContactPageResponse {
+    content: Vec<Contact>,
+    page: PageInfo,
+}
+
+/// Live contacts of the tenant matching every filter given, one page at a time. Honours
+/// `If-None-Match` / `If-Modified-Since` over everything matched (all pages).
+#[tracing::instrument(skip_all)]
+pub async fn list_contacts<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<ListContactsQuery>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Read)?;
+    let query = q
+        .parse()
+        .map_err(|errors| ApiError::BadRequest { detail: "invalid query parameter(s)".into(), errors })?;
+    let page = state.store.list_contacts(&caller.tenant_id, &query, &conditional(&headers)).await?;
+    let Some(content) = page.contacts else {
+        return Ok(not_modified(&page.etag, page.stamp.last_modified));
+    };
+    let size = i64::from(query.size);
+    let body = ContactPageResponse {
+        content,
+        page: PageInfo {
+            size: query.size,
+            number: query.page,
+            total_elements: page.stamp.total,
+            total_pages: (page.stamp.total + size - 1) / size,
+        },
+    };
+    let mut resp = axum::Json(body).into_response();
+    set_validators(resp.headers_mut(), &page.etag, page.stamp.last_modified);
+    Ok(resp)
+}
+
+/// Creates a contact, collections included. 201 + `Location`.
+#[tracing::instrument(skip_all)]
+pub async fn create_contact<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Json(body): Json<ContactRequest>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Write)?;
+    let draft = body.parse(None).map_err(ApiError::Validation)?;
+    let contact = state.store.create_contact(&caller.tenant_id, draft, &caller.key_name).await??;
+    let path = contact_path(contact.id);
+    Ok(with_location(with_contact_validators(StatusCode::CREATED, &contact, axum::Json(&contact)), &path))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetContactQuery {
+    #[serde(default)]
+    include_revisions: bool,
+}
+
+/// A contact with its revisions.
+#[derive(Debug, Serialize)]
+pub struct ContactWithRevisions {
+    #[serde(flatten)]
+    contact: Contact,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revisions: Option<Vec<Revision>>,
+}
+
+/// One contact; 304 when the client's copy is current, 410 when merged away.
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn get_contact<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Query(q): Query<GetContactQuery>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Read)?;
+    let (contact, revisions) = state.store.get_contact(&caller.tenant_id, id, q.include_revisions).await??;
+    if conditional(&headers).not_modified(&contact_etag(contact.version), Some(contact.updated_at)) {
+        return Ok(not_modified(&contact_etag(contact.version), Some(contact.updated_at)));
+    }
+    let (version, updated_at) = (contact.version, contact.updated_at);
+    let mut resp = axum::Json(ContactWithRevisions { contact, revisions }).into_response();
+    set_validators(resp.headers_mut(), &contact_etag(version), Some(updated_at));
+    Ok(resp)
+}
+
+/// Overwrites a contact: every scalar replaced, collections in the body replaced, others kept.
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn replace_contact<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(body): Json<ContactRequest>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Write)?;
+    let draft = body.parse(Some(id)).map_err(ApiError::Validation)?;
+    let contact = state
+        .store
+        .replace_contact(&caller.tenant_id, id, draft, if_match(&headers).as_ref(), &caller.key_name)
+        .await??;
+    Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact)))
+}
+
+/// Deletes a contact with everything hanging off it. 204.
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn delete_contact<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    caller.require(Scope::Write)?;
+    state.store.delete_contact(&caller.tenant_id, id, if_match(&headers).as_ref()).await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every version of a contact, oldest first.
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn list_contact_revisions<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Vec<Revision>>> {
+    caller.require(Scope::Read)?;
+    let revisions = state.store.list_contact_revisions(&caller.tenant_id, id).await??;
+    Ok(axum::Json(revisions))
+}
+
+/// Body of `POST /api/v3/contacts/merge`.
+#[derive(Debug, Serialize)]
+pub struct MergeResponse {
+    success: bool,
+    message: String,
+}
+
+/// Merges the secondary contact into the primary one; a no-op answers `success: false`.
+#[tracing::instrument(skip_all)]
+pub async fn merge_contacts<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Json(body): Json<MergeRequest>,
+) -> ApiResult<axum::Json<MergeResponse>> {
+    caller.require(Scope::Write)?;
+    let outcome = state
+        .store
+        .merge_contacts(
+            &caller.tenant_id,
+            body.primary_contact_id,
+            body.secondary_contact_id,
+            &caller.key_name,
+        )
+        .await?;
+    Ok(axum::Json(match outcome {
+        MergeOutcome::Merged { message, .. } => MergeResponse { success: true, message },
+        MergeOutcome::NoOp { message } => MergeResponse { success: false, message },
+    }))
+}

@@ -1,0 +1,82 @@
+//! `/api/v3/contacts/{id}/notes` and `/api/v3/contacts/{id}/customFields`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{contact_path, if_match, with_contact_validators, with_location};
+use crate::auth::Caller;
+use crate::domain::crm::{parse_custom_fields, CustomFieldRequest, Note, NoteRequest};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path, Query};
+use crate::state::AppState;
+use crate::store::{Scope, Store};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListNotesQuery {
+    note_id: Option<i64>,
+}
+
+/// The contact's notes, oldest first; with `noteId`, a list of just that note (404 if none).
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn list_notes<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(q): Query<ListNotesQuery>,
+) -> ApiResult<axum::Json<Vec<Note>>> {
+    caller.require(Scope::Read)?;
+    let notes = state.store.list_notes(&caller.tenant_id, id, q.note_id).await??;
+    Ok(axum::Json(notes))
+}
+
+/// Records a note; `author` defaults to the API key's name. 201 + `Location`.
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn add_note<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(body): Json<NoteRequest>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Write)?;
+    let note = body.parse(&caller.key_name).map_err(ApiError::Validation)?;
+    let (contact, note) = state
+        .store
+        .add_note(&caller.tenant_id, id, note, if_match(&headers).as_ref(), &caller.key_name)
+        .await??;
+    let location = format!("{}/notes?noteId={}", contact_path(id), note.id);
+    Ok(with_location(with_contact_validators(StatusCode::CREATED, &contact, axum::Json(note)), &location))
+}
+
+/// The contact's custom fields, with the contact's validators.
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn get_custom_fields<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Read)?;
+    let (contact, _) = state.store.get_contact(&caller.tenant_id, id, false).await??;
+    Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact.custom_fields)))
+}
+
+/// Replaces the contact's custom fields with the list sent.
+#[tracing::instrument(skip_all, fields(contact_id = id))]
+pub async fn replace_custom_fields<S: Store>(
+    State(state): State<AppState<S>>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(body): Json<Vec<CustomFieldRequest>>,
+) -> ApiResult<Response> {
+    caller.require(Scope::Write)?;
+    let fields = parse_custom_fields(body).map_err(ApiError::Validation)?;
+    let contact = state
+        .store
+        .replace_custom_fields(&caller.tenant_id, id, fields, if_match(&headers).as_ref(), &caller.key_name)
+        .await??;
+    Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact.custom_fields)))
+}

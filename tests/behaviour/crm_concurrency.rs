@@ -1,0 +1,171 @@
+//! CRM contacts under concurrent writes, and the list's use of indexes on a large table.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request};
+use http_body_util::BodyExt;
+use property_contacts::domain::crm::ListContactsQuery;
+use property_contacts::store::{PgStore, Store};
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tower::ServiceExt;
+
+use crate::common::TestApp;
+use crate::crm::{create, path};
+use crate::store_tests;
+
+const WRITERS: usize = 24;
+
+async fn concurrent_writes_are_all_kept(app: TestApp) {
+    let c = create(&app, json!({"lastName": "Busy"})).await;
+    let id = c["id"].as_i64().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let router = app.router.clone();
+        let key = app.admin.clone();
+        // Half overwrite the contact (keeping its collections), half add an email address.
+        let (method, uri, body) = if i % 2 == 0 {
+            (
+                Method::PUT,
+                format!("/api/v3/contacts/{id}"),
+                json!({"lastName": "Busy", "jobTitle": format!("job-{i}")}),
+            )
+        } else {
+            (
+                Method::POST,
+                format!("/api/v3/contacts/{id}/emailAddresses"),
+                json!({"emailAddress": format!("w{i}@example.com")}),
+            )
+        };
+        tasks.push(tokio::spawn(async move {
+            let req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert!(status == 200 || status == 201, "{status}: {body}");
+    }
+    let g = app.get(&path(&c["id"])).send().await.body;
+    assert_eq!(g["version"], 1 + WRITERS as i64, "every write bumped the version exactly once");
+    let emails: Vec<&str> =
+        g["emailAddresses"].as_array().unwrap().iter().map(|e| e["emailAddress"].as_str().unwrap()).collect();
+    for i in (1..WRITERS).step_by(2) {
+        assert!(emails.contains(&format!("w{i}@example.com").as_str()), "w{i} lost");
+    }
+    assert_eq!(g["emailAddresses"].as_array().unwrap().iter().filter(|e| e["primary"] == true).count(), 1);
+    let revs = app.get(&format!("{}/revisions", path(&c["id"]))).send().await.body;
+    let revs = revs.as_array().unwrap();
+    assert_eq!(revs.len(), 1 + WRITERS);
+    for (n, rev) in revs.iter().enumerate() {
+        assert_eq!(rev["version"], n as i64 + 1, "one revision per version");
+    }
+    for i in (0..WRITERS).step_by(2) {
+        let job = format!("job-{i}");
+        assert!(
+            revs.iter().any(
+                |r| r["operation"] == "REPLACE" && r["contact"]["jobTitle"] == Value::String(job.clone())
+            ),
+            "{job} lost"
+        );
+    }
+}
+
+store_tests!(concurrent_writes_are_all_kept);
+
+/// Seeds 100,000 contacts (with one email, telephone, address, property link and custom field
+/// each) into a private Postgres schema and checks that the query of every list filter, and the
+/// collection queries of a page, use indexes.
+#[tokio::test]
+async fn list_queries_use_indexes_on_postgres() {
+    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("TEST_DATABASE_URL not set: skipping the Postgres index test");
+        return;
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    let options: PgConnectOptions = url.parse().unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.options([("search_path", schema.as_str())]))
+        .await
+        .unwrap();
+    let store = PgStore::from_pool(pool.clone());
+    store.migrate().await.unwrap();
+    for statement in [
+        "INSERT INTO tenants (id, created_at) VALUES ('t1', now()), ('t2', now())",
+        "INSERT INTO properties (tenant_id, id, contact_set_revision, created_at, updated_at) \
+         SELECT 't1', 'p' || g, 0, now(), now() FROM generate_series(1, 1000) g",
+        "INSERT INTO crm_contacts (tenant_id, contact_type, first_name, last_name, account_id, order_references, \
+         version, created_at, updated_at) \
+         SELECT CASE WHEN g % 10 = 0 THEN 't2' ELSE 't1' END, \
+                (ARRAY['BOOKER','CONTACT','GUEST','PARTNER','STAFF','CASHIER','PAYMENT','AGENT','EMERGENCY','GUIDE', \
+                       'SUPPLIER','VENUE','HOST','COMPANY','DELIVERY','MANAGER','SUPPORT','INSTRUCTOR','OTHER'])[1 + g % 19], \
+                'First' || g, 'Last' || (g % 20000), 'acc' || g, '[]'::jsonb, 1, \
+                now() - g * interval '1 minute', now() - g * interval '1 minute' \
+         FROM generate_series(1, 100000) g",
+        "INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, is_primary) \
+         SELECT tenant_id, id, 'user' || id || '@example.com', TRUE FROM crm_contacts",
+        "INSERT INTO crm_contact_telephones (tenant_id, contact_id, number, e164, is_primary) \
+         SELECT tenant_id, id, '+3120' || lpad(id::text, 7, '0'), '+3120' || lpad(id::text, 7, '0'), TRUE FROM crm_contacts",
+        "INSERT INTO crm_contact_addresses (tenant_id, contact_id, address_line1, city, country_code, is_primary) \
+         SELECT tenant_id, id, 'Damrak ' || id, 'Amsterdam', 'NL', TRUE FROM crm_contacts",
+        "INSERT INTO crm_contact_properties (tenant_id, contact_id, property_id) \
+         SELECT tenant_id, id, 'p' || (1 + id % 1000) FROM crm_contacts WHERE tenant_id = 't1'",
+        "INSERT INTO crm_contact_custom_fields (tenant_id, contact_id, name, field_type, value) \
+         SELECT tenant_id, id, 'vip', 'BOOLEAN', 'true' FROM crm_contacts",
+        "ANALYZE",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(30)).to_rfc3339();
+    let filters: Vec<(&str, ListContactsQuery)> = vec![
+        (
+            "emailAddress",
+            ListContactsQuery { email_address: Some("USER501@example.com".into()), ..Default::default() },
+        ),
+        ("firstName", ListContactsQuery { first_name: Some("first77".into()), ..Default::default() }),
+        ("lastName", ListContactsQuery { last_name: Some("last42".into()), ..Default::default() }),
+        ("telephone", ListContactsQuery { telephone: Some("+31200000501".into()), ..Default::default() }),
+        ("accountId", ListContactsQuery { account_id: Some("acc123".into()), ..Default::default() }),
+        ("contactType", ListContactsQuery { contact_type: Some("GUIDE".into()), ..Default::default() }),
+        ("propertyId", ListContactsQuery { property_id: Some("p7".into()), ..Default::default() }),
+        ("modifiedSince", ListContactsQuery { modified_since: Some(since), ..Default::default() }),
+        (
+            "lastName sorted by firstName",
+            ListContactsQuery {
+                last_name: Some("last42".into()),
+                sort: Some("firstName,desc".into()),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut plans = Vec::new();
+    for (name, q) in filters {
+        let query = q.parse().unwrap();
+        plans.push((name, store.explain_contact_list("t1", &query).await.unwrap()));
+    }
+    pool.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
+    admin.close().await;
+
+    for (name, plans) in plans {
+        assert_eq!(plans.len(), 7);
+        for plan in plans {
+            assert!(!plan.contains("Seq Scan"), "{name}: sequential scan in\n{plan}");
+            assert!(plan.contains("Index"), "{name}: no index used in\n{plan}");
+        }
+    }
+}
