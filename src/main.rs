@@ -10,8 +10,9 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
+        .with_current_span(false)
+        // Every span, so each line carries the request span's request_id and route.
+        .with_span_list(true)
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();

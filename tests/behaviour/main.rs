@@ -6,6 +6,7 @@ mod auth;
 mod contact_sets;
 mod errors;
 mod fixtures;
+mod limits;
 mod ops;
 mod properties;
 mod revisions;
