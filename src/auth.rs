@@ -80,11 +80,24 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// Looks a presented key up; `Unauthorized` when it is unknown or revoked.
+/// Looks a presented key up (`Unauthorized` when unknown or revoked), then takes one request from
+/// its rate allowance (`RateLimited` when spent).
 pub async fn authenticate<S: Store>(state: &AppState<S>, key: Option<&str>) -> Result<Caller, ApiError> {
     let key = key.ok_or(ApiError::Unauthorized)?;
-    let found = state.store.find_key(&hash_key(key)).await?;
-    found.map(Caller::from).ok_or(ApiError::Unauthorized)
+    let hash = hash_key(key);
+    let caller = match state.key_cache.get(&hash) {
+        Some(caller) => caller,
+        None => {
+            let caller =
+                state.store.find_key(&hash).await?.map(Caller::from).ok_or(ApiError::Unauthorized)?;
+            state.key_cache.insert(hash, caller.clone());
+            caller
+        }
+    };
+    if let Some(limiter) = &state.rate_limiter {
+        limiter.check(&caller.key_id)?;
+    }
+    Ok(caller)
 }
 
 impl<S: Store> FromRequestParts<AppState<S>> for Caller {

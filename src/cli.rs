@@ -118,7 +118,12 @@ async fn serve<S: Store>(
         );
     }
     crate::validation::warm_up();
-    let state = AppState::new(store.clone(), settings.limits.clone());
+    let state = AppState::new(store.clone(), settings.limits.clone())
+        .with_key_cache(Duration::from_millis(settings.key_cache_ttl_ms))
+        .with_rate_limit(settings.rate_limit_per_second, settings.rate_limit_burst);
+    if let Some(limiter) = &state.rate_limiter {
+        limiter.spawn_janitor(Duration::from_secs(60));
+    }
     let app = crate::app(state.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -129,10 +134,13 @@ async fn serve<S: Store>(
         "property-contacts listening"
     );
     let draining = state.clone();
+    let ready_delay = Duration::from_millis(settings.shutdown_ready_delay_ms);
     let shutdown = async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested; draining");
         draining.start_draining();
+        // Keep serving (with /readyz at 503) until load balancers have noticed.
+        tokio::time::sleep(ready_delay).await;
     };
     crate::serve(listener, app, shutdown, Duration::from_secs(settings.drain_timeout_secs)).await?;
     store.close().await;

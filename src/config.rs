@@ -55,6 +55,20 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub limits: Limits,
+    /// How long an authenticated key is remembered, in milliseconds (0: look every request up).
+    /// A revoked key keeps working for at most this long.
+    #[arg(long, env = "KEY_CACHE_TTL_MS", default_value_t = 5000)]
+    pub key_cache_ttl_ms: u64,
+    /// Requests per second each API key may send (0: no limit). Over it: 429 with `Retry-After`.
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 0)]
+    pub rate_limit_per_second: u32,
+    /// Requests a key may send in a burst above its rate (default: the rate).
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 0)]
+    pub rate_limit_burst: u32,
+    /// Milliseconds between SIGTERM and closing the listener, during which `/readyz` answers 503 so
+    /// load balancers stop sending traffic.
+    #[arg(long, env = "SHUTDOWN_READY_DELAY_MS", default_value_t = 0)]
+    pub shutdown_ready_delay_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM or ctrl-c.
     #[arg(long, env = "DRAIN_TIMEOUT_SECS", default_value_t = 20)]
     pub drain_timeout_secs: u64,
@@ -66,11 +80,14 @@ pub struct Limits {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
     pub body_limit_bytes: usize,
+    /// Seconds a request may run before it is abandoned (and its transaction rolled back) with 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { body_limit_bytes: 256 * 1024 }
+        Limits { body_limit_bytes: 256 * 1024, request_timeout_secs: 30 }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::store::{Scope, StoreError, CHANNEL_LISTING_TAKEN};
 use crate::validation::FieldError;
 
 /// Seconds a client should wait before retrying when the store is down.
-pub const RETRY_AFTER_SECS: u32 = 2;
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 /// Everything a native handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,12 @@ pub enum ApiError {
     /// 422: well-formed but invalid; every violation is listed.
     #[error("{} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),
+    /// 429: this key sent more requests than its rate allows.
+    #[error("rate limit exceeded; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503: the request ran past the configured timeout and was abandoned (and rolled back).
+    #[error("the request took longer than {0} s")]
+    Timeout(u64),
     /// 503: the store is unreachable; retry later.
     #[error("the store is unavailable")]
     Unavailable,
@@ -76,7 +82,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout(_) | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,8 +103,30 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::Validation(_) => "validation-failed",
+            ApiError::RateLimited { .. } => "rate-limited",
+            ApiError::Timeout(_) => "timeout",
             ApiError::Unavailable => "store-unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Seconds to put in `Retry-After`, for the errors a retry can cure.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Unavailable | ApiError::Timeout(_) => Some(RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
+    /// Adds `Retry-After` (when [`Self::retry_after`] says so) and `WWW-Authenticate` (on 401), the
+    /// headers every dialect's rendering of this error carries.
+    pub fn add_headers(&self, headers: &mut axum::http::HeaderMap) {
+        if let Some(secs) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if matches!(self, ApiError::Unauthorized) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
     }
 
@@ -168,16 +197,7 @@ impl IntoResponse for ApiError {
             problem = problem.with_instance(instance);
         }
         let mut response = problem.into_response();
-        let headers = response.headers_mut();
-        match &self {
-            ApiError::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            ApiError::Unavailable => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            }
-            _ => {}
-        }
+        self.add_headers(response.headers_mut());
         response
     }
 }

@@ -12,6 +12,9 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod key_cache;
+pub mod observability;
+pub mod rate_limit;
 pub mod request_context;
 pub mod state;
 pub mod store;
@@ -20,46 +23,53 @@ pub mod validation;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
+use axum::response::IntoResponse;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
 
 /// The whole HTTP application for a store.
+///
+/// Layers, outermost first: request id (kept or made) -> request context -> metrics, span and access
+/// log (per route, so the matched route is known) -> request timeout -> body limit -> handler.
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static(request_context::REQUEST_ID_HEADER);
+    let timeout = Duration::from_secs(state.limits.request_timeout_secs);
     let (router, _) = api::routes::<S>().into_parts();
+    observability::prometheus();
     router
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.limits.body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(timeout, abandon_after))
+        .layer(axum::middleware::from_fn(observability::observe))
         .with_state(state)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let route = req
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map(|p| p.as_str().to_owned())
-                        .unwrap_or_default();
-                    let request_id = req
-                        .headers()
-                        .get(request_context::REQUEST_ID_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("request", method = %req.method(), route, request_id)
-                }))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(request_context::scope)),
         )
+}
+
+/// Middleware: a request still running after `timeout` is dropped (rolling back any open
+/// transaction) and answered 503.
+async fn abandon_after(
+    axum::extract::State(timeout): axum::extract::State<Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(timeout.as_secs()).into_response(),
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish for

@@ -120,3 +120,71 @@ fn first_serve_prints_a_one_time_admin_key_and_stops_on_sigterm() {
     assert_eq!(http_get(&addr, "/api/v1/properties", &key), 200);
     stop(&mut child);
 }
+
+/// One HTTP/1.1 request with a body; returns the status code.
+fn http_send(addr: &str, method: &str, path: &str, key: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn sigterm_turns_readyz_503_and_drains_in_flight_requests() {
+    use std::io::{BufReader, Read, Write};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("drain.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_property-contacts"))
+        .env("DATABASE_URL", &db)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("SHUTDOWN_READY_DELAY_MS", "1000")
+        .env("DRAIN_TIMEOUT_SECS", "10")
+        .env_remove("RUST_LOG")
+        .arg("serve")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (key, addr) = wait_listening(&mut stderr);
+    let key = key.unwrap();
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    assert_eq!(http_send(&addr, "PUT", "/api/v1/properties/slow", &key, "{}"), 201);
+
+    // A slow client: headers and half the body now, the rest after shutdown has begun.
+    let body = r#"{"contacts":[{"contact_profiles":[{"type":"general"}],"contact_person":{"name":"Ann","language_code":"en-gb"},"phones":[{"phone_number":"+31201234567","phone_tech_type":1}],"email":"ann@hotel.example"}]}"#;
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        slow,
+        "PUT /contacts-api/properties/slow/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    // Draining: still listening, but no longer ready.
+    assert_eq!(http_send(&addr, "GET", "/readyz", &key, ""), 503);
+    assert_eq!(http_send(&addr, "GET", "/livez", &key, ""), 200);
+
+    // Past the ready delay the listener is closed, but the in-flight request still completes.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "new connections are refused once draining");
+    slow.write_all(tail.as_bytes()).unwrap();
+    let mut resp = String::new();
+    slow.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("\"revision\":1"), "{resp}");
+    assert!(child.wait().unwrap().success());
+}

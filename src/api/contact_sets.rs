@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::domain::contact_set::{Contact, ContactSet};
-use crate::error::{ApiError, RETRY_AFTER_SECS};
+use crate::error::ApiError;
 use crate::extract::json_body;
 use crate::request_context;
 use crate::state::AppState;
@@ -29,11 +29,15 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
 
 /// Validates a JSON body into a contact set under one dialect's options, listing every violation.
 pub fn validate(body: &Value, opts: &ParseOptions) -> Result<ContactSet, ApiError> {
-    ContactSet::parse(body, opts).map_err(ApiError::Validation)
+    ContactSet::parse(body, opts).map_err(|errors| {
+        crate::observability::count_validation_failures(&errors);
+        ApiError::Validation(errors)
+    })
 }
 
 /// The replace use case: store `set` as the property's new revision.
 pub async fn replace<S: Store>(
+    dialect: &'static str,
     state: &AppState<S>,
     caller: &Caller,
     property_id: &str,
@@ -46,6 +50,7 @@ pub async fn replace<S: Store>(
         .await?;
     match outcome {
         ReplaceOutcome::Replaced { revision } => {
+            metrics::counter!("contact_set_replaces_total", "dialect" => dialect).increment(1);
             tracing::info!(property_id, revision, contacts = set.contacts.len(), "contact set replaced");
             Ok(revision)
         }
@@ -173,27 +178,20 @@ fn failure(e: ApiError) -> Response {
         ApiError::PreconditionFailed { .. } => {
             (e.status(), vec![entry("447", "simultaneous_update", format!("unable to update: {e}"))])
         }
-        ApiError::Unavailable | ApiError::Internal(_) => {
+        ApiError::Unavailable | ApiError::Timeout(_) | ApiError::Internal(_) => {
             (e.status(), vec![entry("448", "system_error", e.to_string())])
         }
+        ApiError::RateLimited { .. } => (e.status(), vec![entry("450", "rate_limited", e.to_string())]),
         _ => (e.status(), vec![entry("450", "unable_to_process", e.to_string())]),
     };
     let body: Envelope<()> =
         Envelope { data: None, warnings: vec![], errors, meta: Meta { ruid: request_context::request_id() } };
     let mut resp = (status, axum::Json(body)).into_response();
-    match e {
-        ApiError::Unauthorized => {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    e.add_headers(resp.headers_mut());
+    if let ApiError::PreconditionFailed { current } = &e {
+        if let Ok(v) = HeaderValue::from_str(current) {
+            resp.headers_mut().insert(header::ETAG, v);
         }
-        ApiError::Unavailable => {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        }
-        ApiError::PreconditionFailed { current } => {
-            if let Ok(v) = HeaderValue::from_str(&current) {
-                resp.headers_mut().insert(header::ETAG, v);
-            }
-        }
-        _ => {}
     }
     resp
 }
@@ -220,7 +218,7 @@ pub async fn replace_contact_set<S: Store>(
             let expected = if_match_revision(req.headers());
             let bytes = json_body(req, &state).await?;
             let set = validate(&parse_json(&bytes)?, &ParseOptions::BOOKING)?;
-            let revision = replace(&state, &caller, &property_id, &set, expected).await?;
+            let revision = replace("booking", &state, &caller, &property_id, &set, expected).await?;
             Ok(StoredContactSet { revision, set })
         }
         .await,

@@ -53,6 +53,10 @@ pub fn routes<S: Store>() -> Routes<S> {
         .add(M::GET, "/livez", ops::livez)
         .add(M::GET, "/readyz", ops::readyz::<S>)
         .add(M::GET, "/openapi.yaml", ops::openapi_yaml)
+        .add(M::GET, "/metrics", crate::observability::metrics_endpoint::<S>)
+        .add(M::GET, "/docs", ops::docs_redirect)
+        .add(M::GET, "/docs/", ops::docs_index)
+        .add(M::GET, "/docs/{*file}", ops::docs_asset)
         // property registry and contact-set history (native)
         .add(M::GET, "/api/v1/properties", properties::list_properties::<S>)
         .add(M::GET, "/api/v1/properties/{property_id}", properties::get_property::<S>)
@@ -156,5 +160,6 @@ pub fn routes<S: Store>() -> Routes<S> {
 pub fn route_inventory() -> Vec<(String, String)> {
     // The inventory does not depend on the backend; any store type builds the same table.
     let (_, inventory) = routes::<crate::store::SqliteStore>().into_parts();
-    inventory.into_iter().map(|(m, p)| (m.to_string(), p.to_owned())).collect()
+    // axum's catch-all `{*file}` is OpenAPI's `{file}`.
+    inventory.into_iter().map(|(m, p)| (m.to_string(), p.replace("{*", "{"))).collect()
 }

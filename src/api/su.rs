@@ -6,7 +6,7 @@
 //! SU's `{Status, Data, Message, Errors, Ruid}` envelope.
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::api::contact_sets::{read, replace, validate};
 use crate::auth::{authenticate, Caller};
 use crate::domain::contact_set::Contact;
-use crate::error::{ApiError, RETRY_AFTER_SECS};
+use crate::error::ApiError;
 use crate::extract::json_body;
 use crate::request_context;
 use crate::state::AppState;
@@ -74,7 +74,7 @@ fn ok<T: Serialize>(data: T, message: &'static str) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-fn fail(status: StatusCode, errors: Vec<SuError>, message: Option<&'static str>) -> Response {
+fn fail_with(status: StatusCode, errors: Vec<SuError>, message: Option<&'static str>) -> Response {
     let body: SuEnvelope<()> = SuEnvelope {
         status: "Fail",
         data: None,
@@ -83,6 +83,15 @@ fn fail(status: StatusCode, errors: Vec<SuError>, message: Option<&'static str>)
         ruid: request_context::request_id(),
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// A failure for a shared error: its status, and the headers every rendering of it carries.
+fn fail(e: &ApiError, errors: Vec<SuError>, message: Option<&'static str>) -> Response {
+    // Validation failures are HTTP 400 on this route, as on the Booking one.
+    let status = if matches!(e, ApiError::Validation(_)) { StatusCode::BAD_REQUEST } else { e.status() };
+    let mut resp = fail_with(status, errors, message);
+    e.add_headers(resp.headers_mut());
+    resp
 }
 
 /// SU's short text for one field error.
@@ -101,7 +110,7 @@ fn short_text(f: &FieldError) -> String {
 fn render_failure(failure: SuFailure) -> Response {
     let e = match failure {
         SuFailure::Coded(code, text) => {
-            return fail(
+            return fail_with(
                 StatusCode::BAD_REQUEST,
                 vec![SuError { code: code.to_owned(), short_text: text }],
                 None,
@@ -110,34 +119,26 @@ fn render_failure(failure: SuFailure) -> Response {
         SuFailure::Api(e) => e,
     };
     match &e {
-        ApiError::Unauthorized | ApiError::Forbidden(_) => {
-            let mut resp = fail(e.status(), vec![], Some("Access denied"));
-            if matches!(e, ApiError::Unauthorized) {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            resp
-        }
+        ApiError::Unauthorized | ApiError::Forbidden(_) => fail(&e, vec![], Some("Access denied")),
         ApiError::Validation(errors) => fail(
-            StatusCode::BAD_REQUEST,
+            &e,
             errors
                 .iter()
                 .map(|f| SuError { code: f.kind.su_code().to_owned(), short_text: short_text(f) })
                 .collect(),
             None,
         ),
-        ApiError::Unavailable | ApiError::Internal(_) => {
+        ApiError::Unavailable | ApiError::Timeout(_) | ApiError::Internal(_) => {
             if let ApiError::Internal(msg) = &e {
                 tracing::error!(error = %msg, "internal error");
             }
-            let mut resp =
-                fail(e.status(), vec![SuError { code: "500".into(), short_text: e.to_string() }], None);
-            if matches!(e, ApiError::Unavailable) {
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            }
-            resp
+            fail(&e, vec![SuError { code: "500".into(), short_text: e.to_string() }], None)
+        }
+        ApiError::RateLimited { .. } => {
+            fail(&e, vec![SuError { code: "429".into(), short_text: e.to_string() }], None)
         }
         // Malformed JSON, wrong content type, oversized body.
-        _ => fail(e.status(), vec![SuError { code: "400".into(), short_text: e.to_string() }], None),
+        _ => fail(&e, vec![SuError { code: "400".into(), short_text: e.to_string() }], None),
     }
 }
 
@@ -229,7 +230,7 @@ pub async fn set_contacts<S: Store>(State(state): State<AppState<S>>, req: Reque
         let body = parse_json_object(&bytes)?;
         let property_id = resolve_hotel(&state, &caller, &body).await?;
         let set = validate(&body, &ParseOptions::SU)?;
-        replace(&state, &caller, &property_id, &set, None).await?;
+        replace("su", &state, &caller, &property_id, &set, None).await?;
         Ok::<_, SuFailure>(())
     }
     .await;

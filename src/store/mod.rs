@@ -191,12 +191,22 @@ pub struct ContactSetRevision {
     pub set: ContactSet,
 }
 
+/// Connection-pool occupancy, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// The storage operations the service needs; one method is one use case and one transaction.
 pub trait Store: CrmStore + CustomerStore + Clone + Send + Sync + 'static {
     /// Runs the backend's embedded migrations.
     fn migrate(&self) -> impl Future<Output = StoreResult<()>> + Send;
     /// Cheap round trip used by `/readyz`.
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+    /// How many pooled connections exist and how many are idle.
+    fn pool_status(&self) -> PoolStatus;
     /// Closes the pool so shutdown does not leave connections behind.
     fn close(&self) -> impl Future<Output = ()> + Send;
 

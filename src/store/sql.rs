@@ -263,6 +263,14 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            fn pool_status(&self) -> $crate::store::PoolStatus {
+                $crate::store::PoolStatus {
+                    size: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
             async fn close(&self) {
                 self.pool.close().await
             }

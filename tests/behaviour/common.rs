@@ -53,17 +53,33 @@ pub struct TestApp {
     pg_schema: Option<(String, String)>,
 }
 
+/// Settings a test may change from the defaults.
+#[derive(Clone, Default)]
+pub struct Tuning {
+    pub limits: Limits,
+    /// `(per_second, burst)`.
+    pub rate_limit: Option<(u32, u32)>,
+}
+
 impl TestApp {
     pub async fn sqlite() -> TestApp {
+        Self::sqlite_tuned(Tuning::default()).await
+    }
+
+    pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_tuned(Tuning::default()).await
+    }
+
+    pub async fn sqlite_tuned(tuning: Tuning) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("test.db").display());
         let store = SqliteStore::connect(&url, 4, Duration::from_secs(5)).await.unwrap();
-        let mut app = Self::with_store(store.clone(), Backend::Sqlite(store)).await;
+        let mut app = Self::with_store(store.clone(), Backend::Sqlite(store), tuning).await;
         app._sqlite_dir = Some(dir);
         app
     }
 
-    pub async fn postgres() -> Option<TestApp> {
+    pub async fn postgres_tuned(tuning: Tuning) -> Option<TestApp> {
         let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true but TEST_DATABASE_URL is not set: the Postgres half cannot run");
@@ -85,14 +101,17 @@ impl TestApp {
             .await
             .unwrap();
         let store = PgStore::from_pool(pool);
-        let mut app = Self::with_store(store.clone(), Backend::Postgres(store)).await;
+        let mut app = Self::with_store(store.clone(), Backend::Postgres(store), tuning).await;
         app.pg_schema = Some((url, schema));
         Some(app)
     }
 
-    async fn with_store<S: Store>(store: S, backend: Backend) -> TestApp {
+    async fn with_store<S: Store>(store: S, backend: Backend, tuning: Tuning) -> TestApp {
         store.migrate().await.unwrap();
-        let state = AppState::new(store, Limits::default());
+        let mut state = AppState::new(store, tuning.limits);
+        if let Some((per_second, burst)) = tuning.rate_limit {
+            state = state.with_rate_limit(per_second, burst);
+        }
         let router = property_contacts::app(state);
         let mut app = TestApp { router, backend, admin: String::new(), _sqlite_dir: None, pg_schema: None };
         app.admin = app.key("t1", &[Scope::Read, Scope::Write, Scope::Admin]).await;
@@ -176,14 +195,19 @@ impl Call<'_> {
         self.header("authorization", &format!("Bearer {key}"))
     }
 
+    /// Sends `body` with the given content type (a streaming body may be slow on purpose).
+    pub fn body(mut self, content_type: &str, body: Body) -> Self {
+        self.builder = self.builder.header(header::CONTENT_TYPE, content_type);
+        self.body = body;
+        self
+    }
+
     pub fn json(self, body: &Value) -> Self {
         self.raw("application/json", body.to_string())
     }
 
-    pub fn raw(mut self, content_type: &str, body: impl Into<Body>) -> Self {
-        self.builder = self.builder.header(header::CONTENT_TYPE, content_type);
-        self.body = body.into();
-        self
+    pub fn raw(self, content_type: &str, body: impl Into<Body>) -> Self {
+        self.body(content_type, body.into())
     }
 
     pub async fn send(self) -> TestResponse {

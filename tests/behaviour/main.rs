@@ -9,6 +9,7 @@ mod crm_concurrency;
 mod crm_merge;
 mod errors;
 mod fixtures;
+mod limits;
 mod ops;
 mod properties;
 mod revisions;

@@ -38,3 +38,33 @@ fn openapi_matches_routes() {
     assert!(undocumented.is_empty(), "routes missing from openapi.yaml: {undocumented:?}");
     assert!(unserved.is_empty(), "openapi.yaml operations with no route: {unserved:?}");
 }
+
+async fn metrics_count_requests_by_route(app: TestApp) {
+    app.get("/api/v1/properties/p-metrics").send().await.assert_problem(404);
+    let r = app.call(axum::http::Method::GET, "/metrics").send().await;
+    r.assert_status(200);
+    let text = r.body.as_str().expect("text body");
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(text.contains(r#"route="/api/v1/properties/{property_id}""#), "matched route label: {text}");
+    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains("db_pool_connections"), "{text}");
+}
+
+async fn docs_page_is_served_locally(app: TestApp) {
+    let r = app.call(axum::http::Method::GET, "/docs").send().await;
+    assert_eq!(r.status.as_u16(), 308);
+    assert_eq!(r.header("location"), Some("/docs/"));
+    let r = app.call(axum::http::Method::GET, "/docs/").send().await;
+    r.assert_status(200);
+    let html = r.body.as_str().unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Every script and stylesheet is ours: nothing is fetched from another host.
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "{html}");
+    let init = app.call(axum::http::Method::GET, "/docs/swagger-initializer.js").send().await;
+    init.assert_status(200);
+    assert!(init.body.as_str().unwrap().contains("/openapi.yaml"));
+    app.call(axum::http::Method::GET, "/docs/swagger-ui-bundle.js").send().await.assert_status(200);
+    app.call(axum::http::Method::GET, "/docs/nope.js").send().await.assert_problem(404);
+}
+
+store_tests!(metrics_count_requests_by_route, docs_page_is_served_locally);

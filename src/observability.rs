@@ -1,0 +1,87 @@
+//! Metrics and access logs: one JSON log line and one set of samples per request.
+//!
+//! Metric names (Prometheus):
+//! - `http_requests_total{method,route,status}` and `http_request_duration_seconds{...}` (histogram),
+//!   `route` being the matched route template (`unmatched` for 404s), so cardinality stays bounded;
+//! - `db_pool_connections{state="idle"|"in_use"}` and `db_pool_max_connections`, read at scrape time;
+//! - `contact_set_replaces_total{dialect}`, `validation_failures_total{code}`, `crm_merges_total{outcome}`.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
+
+use crate::request_context;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::validation::FieldError;
+
+/// Latency buckets, in seconds: sub-millisecond to the request timeout.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process-wide Prometheus recorder. Installed once: tests build many apps in one process.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS)
+            .expect("static buckets are valid");
+        match builder.install_recorder() {
+            Ok(handle) => handle,
+            // Another recorder is already global (an embedding program's): keep ours local.
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        }
+    })
+}
+
+/// Middleware: wraps the request in a span carrying its id and route, then records its metrics and
+/// writes the access-log line. Never logs bodies, headers or query strings (they carry contact data).
+pub async fn observe(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let request_id = request_context::request_id();
+    let span = tracing::info_span!("request", %request_id, %method, %route);
+    let response = next.run(req).instrument(span).await;
+    let status = response.status().as_u16();
+    let latency = start.elapsed();
+    metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string())
+        .record(latency.as_secs_f64());
+    // Top-level fields rather than span fields, so `jq .route` works on the access log.
+    tracing::info!(
+        target: "access",
+        %request_id,
+        %method,
+        route,
+        status,
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// Counts validation failures by machine code.
+pub fn count_validation_failures(errors: &[FieldError]) {
+    for e in errors {
+        metrics::counter!("validation_failures_total", "code" => e.code).increment(1);
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics_endpoint<S: Store>(State(state): State<AppState<S>>) -> impl IntoResponse {
+    let pool = state.store.pool_status();
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    metrics::gauge!("db_pool_connections", "state" => "in_use")
+        .set(f64::from(pool.size.saturating_sub(pool.idle)));
+    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.max));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
+}
