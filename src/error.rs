@@ -177,8 +177,12 @@ struct ProblemExtensions<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let ctx = request_context::current();
-        if let ApiError::Internal(msg) = &self {
-            tracing::error!(request_id = %ctx.request_id, error = %msg, "internal error");
+        match &self {
+            ApiError::Internal(msg) => {
+                tracing::error!(request_id = %ctx.request_id, error = %msg, "internal error")
+            }
+            ApiError::Validation(errors) => crate::observability::count_validation_failures(errors),
+            _ => {}
         }
         let status = self.status();
         let detail = self.to_string();

@@ -13,6 +13,7 @@ use crate::store::Store;
 
 pub mod contact_sets;
 pub mod crm;
+pub mod customers;
 pub mod ops;
 pub mod properties;
 pub mod revisions;
@@ -154,6 +155,9 @@ pub fn routes<S: Store>() -> Routes<S> {
             "/api/v3/contacts/{id}/telephones/{phoneId}/primary",
             crm::subresources::set_primary_item::<S, crm::subresources::Telephones>,
         )
+        // Customer billing/service contacts (seed 002)
+        .add(M::POST, "/api/v1/customers/{customer_id}/contacts", customers::upsert_customer_contacts::<S>)
+        .add(M::GET, "/api/v1/customers/{customer_id}/contacts", customers::get_customer_contacts::<S>)
 }
 
 /// `(METHOD, path)` of every route the service serves, paths in OpenAPI `{param}` form.

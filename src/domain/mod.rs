@@ -2,3 +2,4 @@
 
 pub mod contact_set;
 pub mod crm;
+pub mod customer;

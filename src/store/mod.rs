@@ -12,6 +12,7 @@ use crate::domain::contact_set::ContactSet;
 pub mod crm;
 mod crm_sql;
 pub mod customers;
+mod customers_sql;
 mod postgres;
 mod sql;
 mod sqlite;

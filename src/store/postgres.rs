@@ -64,4 +64,4 @@ super::crm_sql::impl_crm_store!(
     begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
     explain = "EXPLAIN"
 );
-impl super::CustomerStore for PgStore {}
+super::customers_sql::impl_customer_store!(PgStore, sqlx::Postgres);

@@ -487,6 +487,9 @@ macro_rules! impl_sql_store {
                     .bind(property_id)
                     .fetch_optional(&mut *tx)
                     .await?;
+                    // A dropped transaction only queues its ROLLBACK; end it now so the row lock
+                    // is not held until the connection's next use.
+                    tx.rollback().await?;
                     return Ok(match current {
                         None => ReplaceOutcome::PropertyNotFound,
                         Some((current,)) => ReplaceOutcome::RevisionMismatch { current },

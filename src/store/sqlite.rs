@@ -54,4 +54,4 @@ super::crm_sql::impl_crm_store!(
     begin_read = "BEGIN",
     explain = "EXPLAIN QUERY PLAN"
 );
-impl super::CustomerStore for SqliteStore {}
+super::customers_sql::impl_customer_store!(SqliteStore, sqlx::Sqlite);

@@ -7,6 +7,7 @@ mod contact_sets;
 mod crm;
 mod crm_concurrency;
 mod crm_merge;
+mod customers;
 mod errors;
 mod fixtures;
 mod limits;

@@ -39,6 +39,45 @@ fn openapi_matches_routes() {
     assert!(unserved.is_empty(), "openapi.yaml operations with no route: {unserved:?}");
 }
 
+/// The value of the sample whose line starts with `series` (name and labels), 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let r = app.call(axum::http::Method::GET, "/metrics").send().await;
+    r.assert_status(200);
+    r.body.as_str().expect("text body").to_owned()
+}
+
+async fn metrics_count_domain_events(app: TestApp) {
+    let replaces = r#"contact_set_replaces_total{dialect="booking"}"#;
+    let email_failures = r#"validation_failures_total{code="email_invalid"}"#;
+    let merges = r#"crm_merges_total{outcome="no_op"}"#;
+    let before = scrape(&app).await;
+    crate::fixtures::property(&app, "m1", "1").await;
+    let mut body = crate::fixtures::set(vec![crate::fixtures::sarah()]);
+    app.put(&crate::fixtures::contacts_path("m1"), body.clone()).send().await.assert_status(200);
+    body["contacts"][0]["email"] = serde_json::json!("nope");
+    app.put(&crate::fixtures::contacts_path("m1"), body).send().await.assert_status(400);
+    let r = app
+        .call(axum::http::Method::POST, "/api/v3/contacts/merge")
+        .auth(&app.admin)
+        .json(&serde_json::json!({"primaryContactId": 1, "secondaryContactId": 1}))
+        .send()
+        .await;
+    assert_eq!(r.body["success"], false);
+    let after = scrape(&app).await;
+    // Other tests share the process-wide recorder, so counters only ever rise by at least ours.
+    for series in [replaces, email_failures, merges] {
+        assert!(sample(&after, series) >= sample(&before, series) + 1.0, "{series} did not rise:\n{after}");
+    }
+}
+
 async fn metrics_count_requests_by_route(app: TestApp) {
     app.get("/api/v1/properties/p-metrics").send().await.assert_problem(404);
     let r = app.call(axum::http::Method::GET, "/metrics").send().await;
@@ -67,4 +106,4 @@ async fn docs_page_is_served_locally(app: TestApp) {
     app.call(axum::http::Method::GET, "/docs/nope.js").send().await.assert_problem(404);
 }
 
-store_tests!(metrics_count_requests_by_route, docs_page_is_served_locally);
+store_tests!(metrics_count_requests_by_route, metrics_count_domain_events, docs_page_is_served_locally);

@@ -182,8 +182,11 @@ pub async fn merge_contacts<S: Store>(
             &caller.key_name,
         )
         .await?;
-    Ok(axum::Json(match outcome {
+    let response = match outcome {
         MergeOutcome::Merged { message, .. } => MergeResponse { success: true, message },
         MergeOutcome::NoOp { message } => MergeResponse { success: false, message },
-    }))
+    };
+    let outcome = if response.success { "merged" } else { "no_op" };
+    metrics::counter!("crm_merges_total", "outcome" => outcome).increment(1);
+    Ok(axum::Json(response))
 }
