@@ -108,6 +108,42 @@ impl<S: Store> FromRequestParts<AppState<S>> for Caller {
     }
 }
 
+/// A caller proven to hold one scope. As an extractor it runs before the body is read, so a key
+/// without the scope gets 403 whatever the body holds.
+macro_rules! scoped_caller {
+    ($(#[$doc:meta])* $name:ident, $scope:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Caller);
+
+        impl<S: Store> FromRequestParts<AppState<S>> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
+                let caller = Caller::from_request_parts(parts, state).await?;
+                caller.require($scope)?;
+                Ok($name(caller))
+            }
+        }
+    };
+}
+
+scoped_caller!(
+    /// A caller with the `read` scope.
+    Reader,
+    Scope::Read
+);
+scoped_caller!(
+    /// A caller with the `write` scope.
+    Writer,
+    Scope::Write
+);
+scoped_caller!(
+    /// A caller with the `admin` scope.
+    Admin,
+    Scope::Admin
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

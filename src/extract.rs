@@ -123,7 +123,23 @@ where
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                Err(ApiError::bad_request("path", "invalid_path_parameter", e.body_text()))
+                use axum::extract::path::ErrorKind as K;
+                // Name the parameter when axum knows it, as API.md wants a parameter name as pointer.
+                let param = match e.kind() {
+                    K::ParseErrorAtKey { key, .. }
+                    | K::InvalidUtf8InPathParam { key }
+                    | K::DeserializeError { key, .. } => key.clone(),
+                    // Tuples are matched by position; the route's own parameter list names it.
+                    K::ParseErrorAtIndex { index, .. } => {
+                        axum::extract::RawPathParams::from_request_parts(parts, state)
+                            .await
+                            .ok()
+                            .and_then(|raw| raw.iter().nth(*index).map(|(key, _)| key.to_owned()))
+                            .unwrap_or_else(|| "path".to_owned())
+                    }
+                    _ => "path".to_owned(),
+                };
+                Err(ApiError::bad_request(&param, "invalid_path_parameter", e.body_text()))
             }
             Err(e) => Err(ApiError::Internal(e.body_text())),
         }

@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
-use axum::response::IntoResponse;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -60,15 +59,17 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
 }
 
 /// Middleware: a request still running after `timeout` is dropped (rolling back any open
-/// transaction) and answered 503.
+/// transaction) and answered 503, in its route family's envelope.
 async fn abandon_after(
     axum::extract::State(timeout): axum::extract::State<Duration>,
     req: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let family = api::Family::of(req.uri().path());
+    let tracking = req.headers().get("request-tracking-id").cloned();
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Timeout(timeout.as_secs()).into_response(),
+        Err(_) => family.render(ApiError::Timeout(timeout.as_secs()), tracking.as_ref()),
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::domain::contact_set::{Contact, ContactSet};
 use crate::error::ApiError;
-use crate::extract::json_body;
+use crate::extract::{json_body, Path};
 use crate::request_context;
 use crate::state::AppState;
 use crate::store::{ReplaceOutcome, Scope, Store, StoredContactSet};
@@ -196,6 +196,11 @@ fn failure(e: ApiError) -> Response {
     resp
 }
 
+/// Renders an error raised outside the handler (the request timeout) in Booking's envelope.
+pub fn render_error(e: ApiError) -> Response {
+    failure(e)
+}
+
 fn render(result: Result<StoredContactSet, ApiError>) -> Response {
     match result {
         Ok(set) => success(&set),
@@ -204,15 +209,17 @@ fn render(result: Result<StoredContactSet, ApiError>) -> Response {
 }
 
 /// `PUT /contacts-api/properties/{property_id}/contacts`: replace the whole set (write scope).
-#[tracing::instrument(skip_all, fields(property_id = %property_id))]
+#[tracing::instrument(skip_all, fields(property_id = tracing::field::Empty))]
 pub async fn replace_contact_set<S: Store>(
     State(state): State<AppState<S>>,
-    axum::extract::Path(property_id): axum::extract::Path<String>,
+    path: Result<Path<String>, ApiError>,
     caller: Result<Caller, ApiError>,
     req: Request,
 ) -> Response {
     render(
         async {
+            let Path(property_id) = path?;
+            tracing::Span::current().record("property_id", property_id.as_str());
             let caller = caller?;
             caller.require(Scope::Write)?;
             let expected = if_match_revision(req.headers());
@@ -226,14 +233,16 @@ pub async fn replace_contact_set<S: Store>(
 }
 
 /// `GET /contacts-api/properties/{property_id}/contacts` (read scope).
-#[tracing::instrument(skip_all, fields(property_id = %property_id))]
+#[tracing::instrument(skip_all, fields(property_id = tracing::field::Empty))]
 pub async fn get_contact_set<S: Store>(
     State(state): State<AppState<S>>,
-    axum::extract::Path(property_id): axum::extract::Path<String>,
+    path: Result<Path<String>, ApiError>,
     caller: Result<Caller, ApiError>,
 ) -> Response {
     render(
         async {
+            let Path(property_id) = path?;
+            tracing::Span::current().record("property_id", property_id.as_str());
             let caller = caller?;
             caller.require(Scope::Read)?;
             read(&state, &caller, &property_id).await

@@ -160,6 +160,16 @@ fn failure(f: Failure, tracking_id: &TrackingId) -> Response {
     resp
 }
 
+/// Renders an error raised outside the handler (the request timeout) in this route's envelope, with
+/// the tracking id of the request's header if it had a valid one.
+pub fn render_error(e: ApiError, tracking_header: Option<&HeaderValue>) -> Response {
+    let tracking_id = TrackingId::from_header(tracking_header.map(HeaderValue::as_bytes))
+        .ok()
+        .flatten()
+        .unwrap_or_else(TrackingId::generate);
+    failure(Failure::Api(e), &tracking_id)
+}
+
 /// The key in `Authorization`: `Bearer <key>`, or `Basic base64(user:key)` with any user name.
 fn presented_key(headers: &HeaderMap) -> Option<String> {
     if let Some(key) = bearer_token(headers) {

@@ -160,6 +160,46 @@ pub fn routes<S: Store>() -> Routes<S> {
         .add(M::GET, "/api/v1/customers/{customer_id}/contacts", customers::get_customer_contacts::<S>)
 }
 
+/// The route families whose envelopes differ; errors raised outside a handler (the request timeout)
+/// are rendered in the family's own envelope, since a route never mixes envelopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Booking,
+    Su,
+    Customers,
+    /// Native, CRM and ops routes: problem+json.
+    Problem,
+}
+
+impl Family {
+    pub fn of(path: &str) -> Family {
+        if path.starts_with("/contacts-api/") {
+            Family::Booking
+        } else if path.starts_with("/SUAPI/") {
+            Family::Su
+        } else if path.starts_with("/api/v1/customers/") {
+            Family::Customers
+        } else {
+            Family::Problem
+        }
+    }
+
+    /// `e` in this family's envelope; `tracking_header` is the request's `Request-Tracking-Id`.
+    pub fn render(
+        self,
+        e: crate::error::ApiError,
+        tracking_header: Option<&axum::http::HeaderValue>,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        match self {
+            Family::Booking => contact_sets::render_error(e),
+            Family::Su => su::render_error(e),
+            Family::Customers => customers::render_error(e, tracking_header),
+            Family::Problem => e.into_response(),
+        }
+    }
+}
+
 /// `(METHOD, path)` of every route the service serves, paths in OpenAPI `{param}` form.
 pub fn route_inventory() -> Vec<(String, String)> {
     // The inventory does not depend on the backend; any store type builds the same table.

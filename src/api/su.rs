@@ -107,6 +107,11 @@ fn short_text(f: &FieldError) -> String {
     }
 }
 
+/// Renders an error raised outside the handler (the request timeout) in SU's envelope.
+pub fn render_error(e: ApiError) -> Response {
+    render_failure(SuFailure::Api(e))
+}
+
 fn render_failure(failure: SuFailure) -> Response {
     let e = match failure {
         SuFailure::Coded(code, text) => {
@@ -213,6 +218,16 @@ async fn resolve_hotel<S: Store>(
     Ok(property.property_id)
 }
 
+/// SU's answer for a property that vanished between the hotel check and the use case.
+fn unknown_hotel(e: ApiError, hotel_id: &str) -> SuFailure {
+    match e {
+        ApiError::NotFound(_) => {
+            SuFailure::Coded("400", format!("HotelCode: Invalid HotelCode ('{hotel_id}')"))
+        }
+        e => SuFailure::Api(e),
+    }
+}
+
 fn parse_json_object(bytes: &[u8]) -> Result<Value, SuFailure> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v @ Value::Object(_)) => Ok(v),
@@ -230,7 +245,10 @@ pub async fn set_contacts<S: Store>(State(state): State<AppState<S>>, req: Reque
         let body = parse_json_object(&bytes)?;
         let property_id = resolve_hotel(&state, &caller, &body).await?;
         let set = validate(&body, &ParseOptions::SU)?;
-        replace("su", &state, &caller, &property_id, &set, None).await?;
+        // A property deleted since `resolve_hotel` is, in SU's terms, an unknown hotel.
+        replace("su", &state, &caller, &property_id, &set, None)
+            .await
+            .map_err(|e| unknown_hotel(e, &property_id))?;
         Ok::<_, SuFailure>(())
     }
     .await;
@@ -248,7 +266,7 @@ pub async fn retrieve_contacts<S: Store>(State(state): State<AppState<S>>, req: 
         let bytes = json_body(req, &state).await?;
         let body = parse_json_object(&bytes)?;
         let property_id = resolve_hotel(&state, &caller, &body).await?;
-        Ok::<_, SuFailure>(read(&state, &caller, &property_id).await?)
+        read(&state, &caller, &property_id).await.map_err(|e| unknown_hotel(e, &property_id))
     }
     .await;
     match result {

@@ -29,6 +29,8 @@ pub const MAX_VALUE_CHARS: usize = 1_000;
 /// Default and largest page size of the contact list.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 500;
+/// Pages past this one are served as this one (empty unless the tenant is huge); keeps offsets small.
+const MAX_PAGE: i64 = 10_000_000;
 
 /// Machine codes of CRM validation failures (in addition to [`crate::validation::codes`]).
 pub mod codes {
@@ -136,6 +138,8 @@ pub enum Operation {
     Merge,
     /// On the secondary of a merge, which is a tombstone from then on.
     MergedInto,
+    /// A linked property was deleted, which removed it from `propertyIds`.
+    UnlinkProperty,
 }
 
 impl Operation {
@@ -161,6 +165,7 @@ impl Operation {
             Operation::ReplaceCustomFields => "REPLACE_CUSTOM_FIELDS",
             Operation::Merge => "MERGE",
             Operation::MergedInto => "MERGED_INTO",
+            Operation::UnlinkProperty => "UNLINK_PROPERTY",
         }
     }
 }
@@ -1137,13 +1142,35 @@ pub struct ListContactsQuery {
     pub contact_type: Option<String>,
     pub property_id: Option<String>,
     pub modified_since: Option<String>,
-    pub page: Option<u32>,
-    pub size: Option<u32>,
+    /// Kept as text so an out-of-range number is clamped rather than refused.
+    pub page: Option<String>,
+    /// Kept as text so an out-of-range number is clamped rather than refused.
+    pub size: Option<String>,
     pub sort: Option<String>,
 }
 
+/// An integer query parameter, saturating at the bounds of `i64` instead of failing; `None` when
+/// it is not an integer at all.
+fn saturating_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match (digits.parse::<i64>(), negative) {
+        (Ok(n), true) => -n,
+        (Ok(n), false) => n,
+        (Err(_), true) => i64::MIN,
+        (Err(_), false) => i64::MAX,
+    })
+}
+
 impl ListContactsQuery {
-    /// Validates the query; errors name the query parameter. `size` is clamped to 1..=500.
+    /// Validates the query; errors name the query parameter. `size` is clamped to 1..=500 and
+    /// `page` to 0 and up, whatever the magnitude; only a non-integer is an error.
     pub fn parse(self) -> Result<ContactQuery, Vec<FieldError>> {
         let mut errors = Errors::new();
         let telephone = clean(self.telephone).and_then(|t| match normalise_phone(&t, None) {
@@ -1182,6 +1209,15 @@ impl ListContactsQuery {
                 None
             }
         });
+        let mut int_param = |name: &str, value: Option<&str>| match value.map(str::trim) {
+            None | Some("") => None,
+            Some(v) => saturating_int(v).or_else(|| {
+                errors.push(name, ErrorKind::Invalid, "invalid_query_parameter", "an integer");
+                None
+            }),
+        };
+        let page = int_param("page", self.page.as_deref());
+        let size = int_param("size", self.size.as_deref());
         let sort = match self.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => Sort::default(),
             Some(s) => Sort::parse(s).unwrap_or_else(|detail| {
@@ -1200,9 +1236,10 @@ impl ListContactsQuery {
                 property_id: clean(self.property_id),
                 modified_since,
             },
-            // Far pages are simply empty; the cap only keeps the offset arithmetic small.
-            page: self.page.unwrap_or(0).min(10_000_000),
-            size: self.size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+            // Far pages are simply empty; the cap only keeps the offset arithmetic small. Both
+            // clamps are lossless conversions: the bounds fit in u32.
+            page: page.unwrap_or(0).clamp(0, MAX_PAGE) as u32,
+            size: size.unwrap_or(i64::from(DEFAULT_PAGE_SIZE)).clamp(1, i64::from(MAX_PAGE_SIZE)) as u32,
             sort,
         };
         errors.into_result(query)
@@ -1258,6 +1295,15 @@ pub fn contact_etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
+/// The strong ETag of a contact version rendered with its revisions (`?includeRevisions=true`),
+/// another representation of the same version.
+pub fn contact_with_revisions_etag(version: i64) -> String {
+    format!("\"{version}{REVISIONS_ETAG_SUFFIX}\"")
+}
+
+/// What [`contact_with_revisions_etag`] appends to the version.
+const REVISIONS_ETAG_SUFFIX: &str = "-r";
+
 /// `If-Match` of a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {
@@ -1281,7 +1327,11 @@ impl IfMatch {
     pub fn allows(&self, version: i64) -> bool {
         match self {
             IfMatch::Any => true,
-            IfMatch::Tags(tags) => tags.iter().any(|t| t == &version.to_string()),
+            IfMatch::Tags(tags) => {
+                let version = version.to_string();
+                // Either representation's tag names the same version.
+                tags.iter().any(|t| t.strip_suffix(REVISIONS_ETAG_SUFFIX).unwrap_or(t) == version)
+            }
         }
     }
 }
@@ -1454,14 +1504,35 @@ mod tests {
 
     #[test]
     fn list_query_parsing() {
-        let q =
-            ListContactsQuery { size: Some(9999), sort: Some("lastName,DESC".into()), ..Default::default() }
-                .parse()
-                .unwrap();
+        let q = ListContactsQuery {
+            size: Some("9999".into()),
+            sort: Some("lastName,DESC".into()),
+            ..Default::default()
+        }
+        .parse()
+        .unwrap();
         assert_eq!(q.size, MAX_PAGE_SIZE);
         assert_eq!(q.sort, Sort { field: SortField::LastName, descending: true });
-        let q = ListContactsQuery { size: Some(0), ..Default::default() }.parse().unwrap();
+        let q = ListContactsQuery { size: Some("0".into()), ..Default::default() }.parse().unwrap();
         assert_eq!((q.size, q.page, q.sort), (1, 0, Sort::default()));
+        let q = ListContactsQuery {
+            size: Some("99999999999999999999999".into()),
+            page: Some("-7".into()),
+            ..Default::default()
+        }
+        .parse()
+        .unwrap();
+        assert_eq!((q.size, q.page), (MAX_PAGE_SIZE, 0));
+        let q = ListContactsQuery { page: Some("99999999999".into()), ..Default::default() }.parse().unwrap();
+        assert_eq!(q.page, 10_000_000);
+        for bad in ["abc", "1.5", "-", "1e3"] {
+            let errors =
+                ListContactsQuery { size: Some(bad.into()), page: Some(bad.into()), ..Default::default() }
+                    .parse()
+                    .unwrap_err();
+            let params: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
+            assert_eq!(params, ["page", "size"], "{bad}");
+        }
         let errors = ListContactsQuery {
             sort: Some("password,asc".into()),
             contact_type: Some("nope".into()),

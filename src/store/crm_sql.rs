@@ -29,6 +29,9 @@ pub(super) fn now() -> DateTime<Utc> {
     now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
 }
 
+/// `changedBy` of the revisions a property delete records on the contacts that linked it.
+pub(super) const PROPERTY_DELETED_AUTHOR: &str = "property-deleted";
+
 /// The table holding a collection.
 pub(super) fn item_table(kind: ItemKind) -> &'static str {
     match kind {
@@ -343,7 +346,7 @@ macro_rules! impl_crm_store {
             use $crate::domain::crm::{
                 AddressDraft, Conditional, Contact, ContactDraft, ContactFilter, ContactQuery, CustomField,
                 EmailDraft, IfMatch, ItemDraft, ItemKind, ListStamp, Note, NoteDraft, Operation, Revision,
-                TelephoneDraft, MAX_ITEMS,
+                TelephoneDraft, MAX_ITEMS, MAX_LIST,
             };
             use $crate::store::crm::{ContactPage, CrmResult, CrmStore, MergeOutcome, Refusal};
             use $crate::store::crm_sql::{
@@ -614,6 +617,71 @@ macro_rules! impl_crm_store {
                 Ok(())
             }
 
+            /// Contacts loaded and revisions inserted per statement when a property delete unlinks
+            /// many contacts; keeps every statement well under the backends' bind-parameter limits.
+            const UNLINK_BATCH: usize = 1000;
+
+            /// Runs in the transaction of a property delete, before the property row goes: removes
+            /// every link to the property, bumps `version` and `updatedAt` of each live contact that
+            /// had one and records an `UNLINK_PROPERTY` revision of it (as it is after the unlink)
+            /// by `author`, so conditional reads see the change.
+            ///
+            /// Locks in the order contact writes do (contacts, then the property), so the two
+            /// cannot deadlock over the contacts already linked: first the linked contacts in id
+            /// order, then the property row, which stops new links to it (their check takes
+            /// [`PROPERTY_KEY_LOCK`]); the bump then re-reads the links, catching any committed
+            /// in between. Statements: two locks, the bump, the unlink, and per
+            /// [`UNLINK_BATCH`] contacts the six-query load and one revision insert.
+            pub(super) async fn unlink_property(
+                conn: &mut Conn,
+                tenant: &str,
+                property_id: &str,
+                author: &str,
+            ) -> StoreResult<()> {
+                sqlx::query(concat!(
+                    "SELECT id FROM crm_contacts WHERE tenant_id = $1 AND merged_into IS NULL AND id IN \
+                     (SELECT contact_id FROM crm_contact_properties WHERE tenant_id = $1 AND property_id = $2) \
+                     ORDER BY id",
+                    $lock
+                ))
+                .bind(tenant)
+                .bind(property_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                sqlx::query(concat!("SELECT id FROM properties WHERE tenant_id = $1 AND id = $2", $lock))
+                    .bind(tenant)
+                    .bind(property_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let bumped: Vec<(i64,)> = sqlx::query_as(
+                    "UPDATE crm_contacts SET version = version + 1, updated_at = $3 \
+                     WHERE tenant_id = $1 AND merged_into IS NULL AND id IN \
+                     (SELECT contact_id FROM crm_contact_properties WHERE tenant_id = $1 AND property_id = $2) \
+                     RETURNING id",
+                )
+                .bind(tenant)
+                .bind(property_id)
+                .bind(now())
+                .fetch_all(&mut *conn)
+                .await?;
+                sqlx::query("DELETE FROM crm_contact_properties WHERE tenant_id = $1 AND property_id = $2")
+                    .bind(tenant)
+                    .bind(property_id)
+                    .execute(&mut *conn)
+                    .await?;
+                let mut ids: Vec<i64> = bumped.into_iter().map(|(id,)| id).collect();
+                ids.sort_unstable();
+                for batch in ids.chunks(UNLINK_BATCH) {
+                    let contacts = fetch_contacts(conn, tenant, batch).await?;
+                    let revisions: Vec<_> =
+                        contacts.iter().map(|(c, _)| (c, Operation::UnlinkProperty)).collect();
+                    if !revisions.is_empty() {
+                        insert_revisions(conn, tenant, &revisions, author).await?;
+                    }
+                }
+                Ok(())
+            }
+
             /// The country of the stored primary address, which reads national telephone numbers.
             async fn primary_country(conn: &mut Conn, id: i64) -> StoreResult<Option<String>> {
                 let row: Option<(String,)> = sqlx::query_as(
@@ -625,9 +693,17 @@ macro_rules! impl_crm_store {
                 Ok(row.map(|(c,)| c))
             }
 
-            /// The rules that need stored data: `propertyIds` exist in the tenant, and national
-            /// telephone numbers can be read with a country (`stored_country` unless the body
-            /// replaces the addresses). Reports every violation.
+            /// The lock [`check_stored_rules`] takes on the properties it finds, so none can be
+            /// deleted before the links to it are inserted (which would break their foreign key):
+            /// `FOR KEY SHARE` on Postgres, the lock foreign-key checks take themselves, which only
+            /// conflicts with deletes and key changes. SQLite needs none: the transaction holds the
+            /// database write lock, which a property delete needs too.
+            const PROPERTY_KEY_LOCK: &str = if $lock.is_empty() { "" } else { " FOR KEY SHARE" };
+
+            /// The rules that need stored data: `propertyIds` exist in the tenant (locking them for
+            /// the transaction, see [`PROPERTY_KEY_LOCK`]), and national telephone numbers can be
+            /// read with a country (`stored_country` unless the body replaces the addresses).
+            /// Reports every violation.
             async fn check_stored_rules(
                 conn: &mut Conn,
                 tenant: &str,
@@ -643,7 +719,7 @@ macro_rules! impl_crm_store {
                     for id in ids {
                         list.push_bind(id.as_str());
                     }
-                    qb.push(")");
+                    qb.push(")").push(PROPERTY_KEY_LOCK);
                     let known: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *conn).await?;
                     for (i, id) in ids.iter().enumerate() {
                         if !known.iter().any(|(k,)| k == id) {
@@ -875,6 +951,36 @@ macro_rules! impl_crm_store {
                 .execute(&mut *conn)
                 .await?;
                 clear_collection(conn, table, secondary).await
+            }
+
+            /// Why the merged primary `id` breaks a per-contact maximum, if it does: at most
+            /// [`MAX_ITEMS`] addresses, emails and telephones, [`MAX_LIST`] custom fields, property
+            /// links and order references (`order_references` of them after the merge). One query.
+            async fn over_cap(conn: &mut Conn, id: i64, order_references: usize) -> StoreResult<Option<String>> {
+                let counts: (i64, i64, i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM crm_contact_emails WHERE contact_id = $1), \
+                     (SELECT COUNT(*) FROM crm_contact_telephones WHERE contact_id = $1), \
+                     (SELECT COUNT(*) FROM crm_contact_addresses WHERE contact_id = $1), \
+                     (SELECT COUNT(*) FROM crm_contact_custom_fields WHERE contact_id = $1), \
+                     (SELECT COUNT(*) FROM crm_contact_properties WHERE contact_id = $1)",
+                )
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+                let checks = [
+                    ("emailAddresses", counts.0, MAX_ITEMS),
+                    ("telephones", counts.1, MAX_ITEMS),
+                    ("addresses", counts.2, MAX_ITEMS),
+                    ("customFields", counts.3, MAX_LIST),
+                    ("propertyIds", counts.4, MAX_LIST),
+                    ("orderReferences", i64::try_from(order_references).unwrap_or(i64::MAX), MAX_LIST),
+                ];
+                Ok(checks.into_iter().find(|(_, n, max)| *n > *max as i64).map(|(what, n, max)| {
+                    format!(
+                        "the merged contact {id} would have {n} {what}, more than the {max} allowed; \
+                         nothing was changed"
+                    )
+                }))
             }
 
             /// Ends a transaction: commit when the use case succeeded, else roll back right away.
@@ -1477,6 +1583,11 @@ macro_rules! impl_crm_store {
                             .bind(secondary)
                             .execute(&mut *tx)
                             .await?;
+                        // The merged collections must respect the per-contact maximums; if one would
+                        // not, the merge is refused and rolled back (see below).
+                        if let Some(message) = over_cap(&mut tx, primary, order_references.len()).await? {
+                            return Ok(MergeOutcome::NoOp { message });
+                        }
                         // A primary that had none of a collection gets the oldest moved item as primary.
                         for table in ["crm_contact_emails", "crm_contact_telephones", "crm_contact_addresses"] {
                             promote_oldest(&mut tx, table, primary).await?;
@@ -1519,7 +1630,14 @@ macro_rules! impl_crm_store {
                         })
                     }
                     .await;
-                    settle_plain(tx, result).await
+                    match result {
+                        // A refused merge changes nothing, even when refused after moving rows.
+                        Ok(outcome @ MergeOutcome::NoOp { .. }) => {
+                            let _ = tx.rollback().await;
+                            Ok(outcome)
+                        }
+                        other => settle_plain(tx, other).await,
+                    }
                 }
             }
         }

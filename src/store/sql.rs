@@ -42,45 +42,51 @@ pub(super) fn scopes_column(scopes: &[Scope]) -> String {
     scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
 }
 
+/// A property LEFT JOINed to one of its channel mappings (null channel: the property has none).
 #[derive(sqlx::FromRow)]
 pub(super) struct PropertyRow {
-    pub(super) id: String,
+    id: String,
     name: Option<String>,
     contact_set_revision: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    channel: Option<String>,
+    channel_property_id: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct MappingRow {
-    property_id: String,
-    channel: String,
-    channel_property_id: String,
-}
-
-/// Joins properties (ordered by id) with their mappings (ordered by property id, channel).
-pub(super) fn assemble_properties(rows: Vec<PropertyRow>, mappings: Vec<MappingRow>) -> Vec<Property> {
-    let mut mappings = mappings.into_iter().peekable();
-    rows.into_iter()
-        .map(|r| {
-            let mut channel_mappings = Vec::new();
-            while let Some(m) = mappings.next_if(|m| m.property_id == r.id) {
-                channel_mappings
-                    .push(ChannelMapping { channel: m.channel, channel_property_id: m.channel_property_id });
-            }
-            Property {
+/// Groups the rows (ordered by property id, then channel) into properties.
+pub(super) fn assemble_properties(rows: Vec<PropertyRow>) -> Vec<Property> {
+    let mut properties: Vec<Property> = Vec::new();
+    for r in rows {
+        if properties.last().is_none_or(|p| p.property_id != r.id) {
+            properties.push(Property {
                 property_id: r.id,
                 name: r.name,
-                channel_mappings,
+                channel_mappings: Vec::new(),
                 contact_set_revision: r.contact_set_revision,
                 created_at: r.created_at,
                 updated_at: r.updated_at,
-            }
-        })
-        .collect()
+            });
+        }
+        if let (Some(channel), Some(channel_property_id), Some(p)) =
+            (r.channel, r.channel_property_id, properties.last_mut())
+        {
+            p.channel_mappings.push(ChannelMapping { channel, channel_property_id });
+        }
+    }
+    properties
 }
 
-pub(super) const PROPERTY_COLUMNS: &str = "id, name, contact_set_revision, created_at, updated_at";
+/// Properties with their mappings in one statement (one consistent snapshot); `{filter}` selects
+/// the properties, in a derived table so that LIMIT counts properties rather than mappings.
+pub(super) fn property_select(filter: &str) -> String {
+    format!(
+        "SELECT p.id, p.name, p.contact_set_revision, p.created_at, p.updated_at, m.channel, m.channel_property_id \
+         FROM (SELECT id, name, contact_set_revision, created_at, updated_at FROM properties {filter}) p \
+         LEFT JOIN property_channel_mappings m ON m.tenant_id = $1 AND m.property_id = p.id \
+         ORDER BY p.id, m.channel"
+    )
+}
 
 /// One row of `property_contacts` LEFT JOINed to its property: all contact columns are null for a
 /// property without contacts.
@@ -100,22 +106,23 @@ pub(super) struct ContactRow {
     country_code: Option<String>,
     address_language: Option<String>,
     state_prov_code: Option<String>,
-}
-
-pub(super) const CONTACT_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.profiles, \
-     c.person_name, c.person_gender, c.person_job_title, c.person_language, c.email, c.address_line, \
-     c.city_name, c.postal_code, c.country_code, c.address_language, c.state_prov_code \
-     FROM properties p LEFT JOIN property_contacts c \
-       ON c.tenant_id = p.tenant_id AND c.property_id = p.id \
-     WHERE p.tenant_id = $1 AND p.id = $2 ORDER BY c.position";
-
-#[derive(sqlx::FromRow)]
-pub(super) struct PhoneRow {
-    contact_position: i32,
-    phone_number: String,
-    tech_type: i32,
+    phone_number: Option<String>,
+    tech_type: Option<i32>,
     extension: Option<String>,
 }
+
+/// The whole current set in ONE statement, so it is one consistent snapshot even while a replace
+/// commits (two queries could pair the contacts of one revision with the phones of the next): one
+/// row per phone, contacts repeated, ordered by contact then phone position.
+pub(super) const CONTACT_SET_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.profiles, \
+     c.person_name, c.person_gender, c.person_job_title, c.person_language, c.email, c.address_line, \
+     c.city_name, c.postal_code, c.country_code, c.address_language, c.state_prov_code, \
+     ph.phone_number, ph.tech_type, ph.extension \
+     FROM properties p \
+     LEFT JOIN property_contacts c ON c.tenant_id = p.tenant_id AND c.property_id = p.id \
+     LEFT JOIN property_contact_phones ph ON ph.tenant_id = c.tenant_id AND ph.property_id = c.property_id \
+       AND ph.contact_position = c.position \
+     WHERE p.tenant_id = $1 AND p.id = $2 ORDER BY c.position, ph.position";
 
 /// Stored values were canonical when written; failing to read one back means a broken database.
 fn stored<T>(what: &str, value: Option<T>) -> Result<T, StoreError> {
@@ -126,54 +133,65 @@ fn parse_stored<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Stor
     value.parse().map_err(|_| StoreError::Other(format!("stored {what} `{value}` is not valid")))
 }
 
-/// Rebuilds a contact set from its rows (contacts by position, phones by contact and position).
-pub(super) fn assemble_contact_set(
-    rows: Vec<ContactRow>,
-    phones: Vec<PhoneRow>,
-) -> Result<ContactSet, StoreError> {
-    let mut phones = phones.into_iter().peekable();
-    let mut contacts = Vec::with_capacity(rows.len());
-    for r in rows {
+/// Rebuilds a contact set from the rows of [`CONTACT_SET_SELECT`].
+pub(super) fn assemble_contact_set(rows: Vec<ContactRow>) -> Result<ContactSet, StoreError> {
+    let mut contacts: Vec<Contact> = Vec::new();
+    let mut current = None;
+    for mut r in rows {
         let Some(position) = r.position else { continue };
-        let profiles = stored("profiles", r.profiles)?
-            .split(',')
-            .map(|p| parse_stored::<ProfileType>("profile type", p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut contact_phones = Vec::new();
-        while let Some(p) = phones.next_if(|p| p.contact_position == position) {
-            let tech_type = u64::try_from(p.tech_type)
-                .ok()
-                .and_then(PhoneTechType::from_code)
-                .ok_or_else(|| StoreError::Other(format!("stored tech type {}", p.tech_type)))?;
-            contact_phones.push(Phone { phone_number: p.phone_number, tech_type, extension: p.extension });
-        }
-        let address = match r.country_code {
-            None => None,
-            Some(country) => Some(Address {
-                address_line: stored("address_line", r.address_line)?,
-                city_name: stored("city_name", r.city_name)?,
-                postal_code: stored("postal_code", r.postal_code)?,
-                country_code: parse_stored("country", &country)?,
-                language_code: parse_stored("language", &stored("address_language", r.address_language)?)?,
-                state_prov_code: r.state_prov_code,
+        let phone = match (r.phone_number.take(), r.tech_type) {
+            (Some(phone_number), Some(code)) => Some(Phone {
+                phone_number,
+                tech_type: u64::try_from(code)
+                    .ok()
+                    .and_then(PhoneTechType::from_code)
+                    .ok_or_else(|| StoreError::Other(format!("stored tech type {code}")))?,
+                extension: r.extension.take(),
             }),
+            _ => None,
         };
-        let language = stored("person_language", r.person_language)?;
-        contacts.push(Contact {
-            profiles,
-            person: ContactPerson {
-                name: stored("person_name", r.person_name)?,
-                gender: r.person_gender.as_deref().map(|g| parse_stored("gender", g)).transpose()?,
-                job_title: parse_stored("job title", &stored("person_job_title", r.person_job_title)?)?,
-                language_code: crate::domain::contact_set::LanguageCode::parse_spoken(&language)
-                    .map_err(|_| StoreError::Other(format!("stored language `{language}`")))?,
-            },
-            phones: contact_phones,
-            email: stored("email", r.email)?,
-            address,
-        });
+        if current != Some(position) {
+            contacts.push(contact_from_row(r)?);
+            current = Some(position);
+        }
+        if let (Some(phone), Some(contact)) = (phone, contacts.last_mut()) {
+            contact.phones.push(phone);
+        }
     }
     Ok(ContactSet { contacts })
+}
+
+/// The contact columns of one row (phones are added by the caller).
+fn contact_from_row(r: ContactRow) -> Result<Contact, StoreError> {
+    let profiles = stored("profiles", r.profiles)?
+        .split(',')
+        .map(|p| parse_stored::<ProfileType>("profile type", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let address = match r.country_code {
+        None => None,
+        Some(country) => Some(Address {
+            address_line: stored("address_line", r.address_line)?,
+            city_name: stored("city_name", r.city_name)?,
+            postal_code: stored("postal_code", r.postal_code)?,
+            country_code: parse_stored("country", &country)?,
+            language_code: parse_stored("language", &stored("address_language", r.address_language)?)?,
+            state_prov_code: r.state_prov_code,
+        }),
+    };
+    let language = stored("person_language", r.person_language)?;
+    Ok(Contact {
+        profiles,
+        person: ContactPerson {
+            name: stored("person_name", r.person_name)?,
+            gender: r.person_gender.as_deref().map(|g| parse_stored("gender", g)).transpose()?,
+            job_title: parse_stored("job title", &stored("person_job_title", r.person_job_title)?)?,
+            language_code: crate::domain::contact_set::LanguageCode::parse_spoken(&language)
+                .map_err(|_| StoreError::Other(format!("stored language `{language}`")))?,
+        },
+        phones: Vec::new(),
+        email: stored("email", r.email)?,
+        address,
+    })
 }
 
 pub(super) fn profiles_column(profiles: &[ProfileType]) -> String {
@@ -215,9 +233,8 @@ macro_rules! impl_sql_store {
     ($store:ty, $db:ty, begin_write = $begin:literal) => {
         use $crate::domain::contact_set::{Contact, ContactSet, ProfileType};
         use $crate::store::sql::{
-            assemble_contact_set, assemble_properties, profiles_column, scopes_column, ContactRow,
-            KeyRow, MappingRow, PhoneRow, PropertyRow, RevisionRow, RevisionSnapshotRow,
-            CONTACT_SELECT, PROPERTY_COLUMNS,
+            assemble_contact_set, assemble_properties, profiles_column, property_select, scopes_column,
+            ContactRow, KeyRow, PropertyRow, RevisionRow, RevisionSnapshotRow, CONTACT_SET_SELECT,
         };
         use $crate::store::{
             ApiKey, ContactSetRevision, NewApiKey, Property, PropertyChanges, ReplaceOutcome,
@@ -234,23 +251,12 @@ macro_rules! impl_sql_store {
         }
 
         async fn load_property(conn: &mut Conn, tenant: &str, id: &str) -> StoreResult<Option<Property>> {
-            let row: Option<PropertyRow> = sqlx::query_as(&format!(
-                "SELECT {PROPERTY_COLUMNS} FROM properties WHERE tenant_id = $1 AND id = $2"
-            ))
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(row) = row else { return Ok(None) };
-            let mappings: Vec<MappingRow> = sqlx::query_as(
-                "SELECT property_id, channel, channel_property_id FROM property_channel_mappings \
-                 WHERE tenant_id = $1 AND property_id = $2 ORDER BY channel",
-            )
-            .bind(tenant)
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-            Ok(assemble_properties(vec![row], mappings).pop())
+            let rows: Vec<PropertyRow> = sqlx::query_as(&property_select("WHERE tenant_id = $1 AND id = $2"))
+                .bind(tenant)
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(assemble_properties(rows).pop())
         }
 
         impl Store for $store {
@@ -417,36 +423,22 @@ macro_rules! impl_sql_store {
                 after: Option<&str>,
                 limit: u32,
             ) -> StoreResult<Vec<Property>> {
-                let after = after.unwrap_or("");
-                let mut conn = self.pool.acquire().await?;
-                let rows: Vec<PropertyRow> = sqlx::query_as(&format!(
-                    "SELECT {PROPERTY_COLUMNS} FROM properties WHERE tenant_id = $1 AND id > $2 \
-                     ORDER BY id LIMIT $3"
-                ))
-                .bind(tenant)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await?;
-                let Some(last) = rows.last().map(|r| r.id.clone()) else {
-                    return Ok(Vec::new());
-                };
-                // The page is a contiguous id range, so one range query fetches all its mappings.
-                let mappings: Vec<MappingRow> = sqlx::query_as(
-                    "SELECT property_id, channel, channel_property_id FROM property_channel_mappings \
-                     WHERE tenant_id = $1 AND property_id > $2 AND property_id <= $3 \
-                     ORDER BY property_id, channel",
-                )
-                .bind(tenant)
-                .bind(after)
-                .bind(last)
-                .fetch_all(&mut *conn)
-                .await?;
-                Ok(assemble_properties(rows, mappings))
+                let rows: Vec<PropertyRow> =
+                    sqlx::query_as(&property_select("WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+                        .bind(tenant)
+                        .bind(after.unwrap_or(""))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(assemble_properties(rows))
             }
 
             async fn delete_property(&self, tenant: &str, id: &str) -> StoreResult<bool> {
                 let mut tx = self.begin_write().await?;
+                // CRM contacts linking the property change with it: unlinked, version bumped and
+                // a revision recorded, in this transaction (the cascade alone would not bump them).
+                let author = $crate::store::crm_sql::PROPERTY_DELETED_AUTHOR;
+                crm_impl::unlink_property(&mut tx, tenant, id, author).await?;
                 let done = sqlx::query("DELETE FROM properties WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant)
                     .bind(id)
@@ -572,24 +564,12 @@ macro_rules! impl_sql_store {
                 tenant: &str,
                 property_id: &str,
             ) -> StoreResult<Option<StoredContactSet>> {
-                let mut conn = self.pool.acquire().await?;
-                let rows: Vec<ContactRow> = sqlx::query_as(CONTACT_SELECT)
-                    .bind(tenant)
-                    .bind(property_id)
-                    .fetch_all(&mut *conn)
-                    .await?;
+                let rows: Vec<ContactRow> =
+                    sqlx::query_as(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(&self.pool).await?;
                 let Some(revision) = rows.first().map(|r| r.contact_set_revision) else {
                     return Ok(None);
                 };
-                let phones: Vec<PhoneRow> = sqlx::query_as(
-                    "SELECT contact_position, phone_number, tech_type, extension FROM property_contact_phones \
-                     WHERE tenant_id = $1 AND property_id = $2 ORDER BY contact_position, position",
-                )
-                .bind(tenant)
-                .bind(property_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                let set = assemble_contact_set(rows, phones)?;
+                let set = assemble_contact_set(rows)?;
                 Ok(Some(StoredContactSet { revision, set }))
             }
 

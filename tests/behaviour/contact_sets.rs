@@ -439,11 +439,47 @@ async fn envelope_errors_for_auth_body_and_property(app: TestApp) {
         .await;
     r.assert_status(415);
     assert_eq!(r.body["errors"][0]["code"], "450");
+    // A path that does not decode still answers in the envelope.
+    let r = app.get("/contacts-api/properties/%FF/contacts").send().await;
+    r.assert_status(400);
+    assert_eq!(r.body["errors"][0]["code"], "450");
+    assert_eq!(r.body["errors"][0]["details"]["fields"][0], "property_id");
     // Nothing above stored anything.
     assert_eq!(app.get(&contacts_path("A1")).send().await.body["data"]["revision"], 0);
 }
 
+/// Reads racing replaces never see half of one revision and half of the next.
+async fn reads_are_consistent_while_sets_are_replaced(app: TestApp) {
+    property(&app, "T1", "1").await;
+    let set_named =
+        |name: &str, phone: &str| set(vec![contact(&["general"], name, "a@hotel.example", phone)]);
+    let sets = [set_named("Alpha", "+31201234567"), set_named("Bravo", "+31201234568")];
+    app.put(&contacts_path("T1"), sets[0].clone()).send().await.assert_status(200);
+    let app = std::sync::Arc::new(app);
+    let writer = {
+        let (app, sets) = (app.clone(), sets.clone());
+        tokio::spawn(async move {
+            for i in 0..100 {
+                app.put(&contacts_path("T1"), sets[i % 2].clone()).send().await.assert_status(200);
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() || reads < 40 {
+        let r = app.get(&contacts_path("T1")).send().await;
+        r.assert_status(200);
+        let c = &r.body["data"]["contacts"][0];
+        let expected_phone =
+            if c["contact_person"]["name"] == "Alpha" { "+31201234567" } else { "+31201234568" };
+        assert_eq!(c["phones"][0]["phone_number"], expected_phone, "torn read: {c}");
+        assert_eq!(r.header("etag").unwrap(), format!("\"{}\"", r.body["data"]["revision"]));
+        reads += 1;
+    }
+    writer.await.unwrap();
+}
+
 store_tests!(
+    reads_are_consistent_while_sets_are_replaced,
     seed_000_scenarios,
     input_is_normalised,
     every_rule_rejects_with_code_and_pointer,

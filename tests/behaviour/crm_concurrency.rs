@@ -5,8 +5,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, Request};
 use http_body_util::BodyExt;
+use property_contacts::auth::generate_key;
+use property_contacts::config::Limits;
 use property_contacts::domain::crm::ListContactsQuery;
-use property_contacts::store::{PgStore, Store};
+use property_contacts::state::AppState;
+use property_contacts::store::{PgStore, Scope, Store};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::ServiceExt;
@@ -82,6 +85,85 @@ async fn concurrent_writes_are_all_kept(app: TestApp) {
 }
 
 store_tests!(concurrent_writes_are_all_kept);
+
+/// A property deleted between the check that `propertyIds` exist and the insert of the links is a
+/// 422 `property_unknown`, not a foreign-key failure (500). Postgres only: on SQLite a contact
+/// write holds the database write lock from its first statement, so no delete can come between.
+/// The delete is held open in another transaction while the write runs into it.
+#[tokio::test]
+async fn property_deleted_during_a_contact_write_is_unknown_on_postgres() {
+    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("TEST_DATABASE_URL not set: skipping the Postgres property race test");
+        return;
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    let options: PgConnectOptions = url.parse().unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.options([("search_path", schema.as_str())]))
+        .await
+        .unwrap();
+    let store = PgStore::from_pool(pool.clone());
+    store.migrate().await.unwrap();
+    let key = generate_key("t1", "racer", vec![Scope::Read, Scope::Write, Scope::Admin]);
+    store.create_key(key.record).await.unwrap();
+    let router = property_contacts::app(AppState::new(store, Limits::default()));
+    let send = |method: Method, uri: String, body: Option<Value>| {
+        let router = router.clone();
+        let secret = key.secret.clone();
+        async move {
+            let mut req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {secret}"));
+            let body = match body {
+                Some(b) => {
+                    req = req.header(header::CONTENT_TYPE, "application/json");
+                    Body::from(b.to_string())
+                }
+                None => Body::empty(),
+            };
+            let resp = router.oneshot(req.body(body).unwrap()).await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let (status, _) =
+        send(Method::PUT, "/api/v1/properties/doomed".into(), Some(json!({"name": "doomed"}))).await;
+    assert_eq!(status, 201);
+    let (status, contact) =
+        send(Method::POST, "/api/v3/contacts".into(), Some(json!({"lastName": "Racer"}))).await;
+    assert_eq!(status, 201);
+    let id = contact["id"].as_i64().unwrap();
+
+    let mut deleter = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM properties WHERE id = 'doomed' FOR UPDATE")
+        .execute(&mut *deleter)
+        .await
+        .unwrap();
+    let write = tokio::spawn(send(
+        Method::PUT,
+        format!("/api/v3/contacts/{id}"),
+        Some(json!({"lastName": "Racer", "propertyIds": ["doomed"]})),
+    ));
+    // Let the write reach the property row, then delete it under its feet.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!write.is_finished(), "the write waits for the property row");
+    sqlx::query("DELETE FROM properties WHERE id = 'doomed'").execute(&mut *deleter).await.unwrap();
+    deleter.commit().await.unwrap();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), write).await.unwrap().unwrap();
+
+    pool.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
+    admin.close().await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["code"], "property_unknown", "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/propertyIds/0", "{body}");
+}
 
 /// Seeds 100,000 contacts (with one email, telephone, address, property link and custom field
 /// each) into a private Postgres schema and checks that the query of every list filter, and the

@@ -179,8 +179,50 @@ async fn merge_no_ops_change_nothing(app: TestApp) {
         .assert_problem(403);
 }
 
+fn emails(prefix: &str, n: usize) -> Value {
+    (0..n).map(|i| json!({"emailAddress": format!("{prefix}{i}@example.com")})).collect()
+}
+
+/// A merge that would leave the primary with more than 20 items of a collection is refused whole:
+/// `success: false`, and neither contact changes. Duplicates do not count, so a merge that fits
+/// once they are dropped goes through.
+async fn merge_over_a_collection_maximum_is_refused(app: TestApp) {
+    let p = create(&app, json!({"lastName": "P", "emailAddresses": emails("p", 15)})).await;
+    let s = create(
+        &app,
+        json!({"lastName": "S", "emailAddresses": emails("s", 6), "telephones": [{"number": "+31201234567"}]}),
+    )
+    .await;
+    post(&app, &format!("{}/notes", path(&s["id"])), json!({"content": "kept on s"}))
+        .send()
+        .await
+        .assert_status(201);
+    let before_p = app.get(&path(&p["id"])).send().await.body;
+    let before_s = app.get(&path(&s["id"])).send().await.body;
+
+    let body = merge(&app, &p["id"], &s["id"]).await;
+    assert_eq!(body["success"], false, "15 + 6 emails is over 20");
+    assert!(body["message"].as_str().unwrap().contains("emailAddresses"), "{body}");
+    assert_eq!(app.get(&path(&p["id"])).send().await.body, before_p, "primary unchanged");
+    assert_eq!(app.get(&path(&s["id"])).send().await.body, before_s, "secondary unchanged, not a tombstone");
+    let notes = app.get(&format!("{}/notes", path(&s["id"]))).send().await.body;
+    assert_eq!(notes.as_array().unwrap().len(), 1, "notes stayed");
+    let revs = app.get(&format!("{}/revisions", path(&p["id"]))).send().await.body;
+    assert_eq!(revs.as_array().unwrap().len(), 1, "no revision recorded");
+
+    // With one of the secondary's emails a duplicate of the primary's, 15 + 5 = 20 fits.
+    let mut dup = emails("s", 5);
+    dup.as_array_mut().unwrap().push(json!({"emailAddress": "p0@example.com"}));
+    app.put(&path(&s["id"]), json!({"lastName": "S", "emailAddresses": dup})).send().await.assert_status(200);
+    let body = merge(&app, &p["id"], &s["id"]).await;
+    assert_eq!(body["success"], true, "{body}");
+    let m = app.get(&path(&p["id"])).send().await.body;
+    assert_eq!(m["emailAddresses"].as_array().unwrap().len(), 20);
+}
+
 store_tests!(
     merge_moves_every_related_record,
     merge_into_empty_collections_promotes_a_primary,
-    merge_no_ops_change_nothing
+    merge_no_ops_change_nothing,
+    merge_over_a_collection_maximum_is_refused
 );

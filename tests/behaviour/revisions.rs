@@ -36,7 +36,9 @@ async fn every_accepted_set_is_a_revision(app: TestApp) {
     let r = app.get("/api/v1/properties/H1/contacts/revisions/2").send().await;
     assert_eq!(r.body["contacts"], second["contacts"]);
     app.get("/api/v1/properties/H1/contacts/revisions/3").send().await.assert_problem(404);
-    app.get("/api/v1/properties/H1/contacts/revisions/x").send().await.assert_problem(400);
+    let r = app.get("/api/v1/properties/H1/contacts/revisions/x").send().await;
+    r.assert_problem(400);
+    assert_eq!(r.problem_errors(), vec![("revision".to_owned(), "invalid_path_parameter".to_owned())]);
 
     // Paging: one at a time, newest first.
     let r = app.get("/api/v1/properties/H1/contacts/revisions?limit=1").send().await;

@@ -8,13 +8,16 @@ use serde::{Deserialize, Serialize};
 use super::{
     conditional, contact_path, if_match, not_modified, set_validators, with_contact_validators, with_location,
 };
-use crate::auth::Caller;
-use crate::domain::crm::{contact_etag, Contact, ContactRequest, ListContactsQuery, MergeRequest, Revision};
+use crate::auth::{Reader, Writer};
+use crate::domain::crm::{
+    contact_etag, contact_with_revisions_etag, Contact, ContactRequest, ListContactsQuery, MergeRequest,
+    Revision,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::store::crm::MergeOutcome;
-use crate::store::{Scope, Store};
+use crate::store::Store;
 
 /// Spring-style page metadata.
 #[derive(Debug, Serialize)]
@@ -38,11 +41,10 @@ pub struct ContactPageResponse {
 #[tracing::instrument(skip_all)]
 pub async fn list_contacts<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     headers: HeaderMap,
     Query(q): Query<ListContactsQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Read)?;
     let query = q
         .parse()
         .map_err(|errors| ApiError::BadRequest { detail: "invalid query parameter(s)".into(), errors })?;
@@ -69,10 +71,9 @@ pub async fn list_contacts<S: Store>(
 #[tracing::instrument(skip_all)]
 pub async fn create_contact<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Json(body): Json<ContactRequest>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let draft = body.parse(None).map_err(ApiError::Validation)?;
     let contact = state.store.create_contact(&caller.tenant_id, draft, &caller.key_name).await??;
     let path = contact_path(contact.id);
@@ -95,23 +96,30 @@ pub struct ContactWithRevisions {
     revisions: Option<Vec<Revision>>,
 }
 
-/// One contact; 304 when the client's copy is current, 410 when merged away.
+/// One contact; 304 when the client's copy is current, 410 when merged away. With
+/// `includeRevisions=true` the ETag is `"<version>-r"`, so the two representations never share a
+/// validator; `If-Match` on writes accepts either form.
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn get_contact<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Query(q): Query<GetContactQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Read)?;
     let (contact, revisions) = state.store.get_contact(&caller.tenant_id, id, q.include_revisions).await??;
-    if conditional(&headers).not_modified(&contact_etag(contact.version), Some(contact.updated_at)) {
-        return Ok(not_modified(&contact_etag(contact.version), Some(contact.updated_at)));
+    // The body with revisions is another representation, so it gets its own entity tag.
+    let etag = if q.include_revisions {
+        contact_with_revisions_etag(contact.version)
+    } else {
+        contact_etag(contact.version)
+    };
+    if conditional(&headers).not_modified(&etag, Some(contact.updated_at)) {
+        return Ok(not_modified(&etag, Some(contact.updated_at)));
     }
-    let (version, updated_at) = (contact.version, contact.updated_at);
+    let updated_at = contact.updated_at;
     let mut resp = axum::Json(ContactWithRevisions { contact, revisions }).into_response();
-    set_validators(resp.headers_mut(), &contact_etag(version), Some(updated_at));
+    set_validators(resp.headers_mut(), &etag, Some(updated_at));
     Ok(resp)
 }
 
@@ -119,12 +127,11 @@ pub async fn get_contact<S: Store>(
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn replace_contact<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Json(body): Json<ContactRequest>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let draft = body.parse(Some(id)).map_err(ApiError::Validation)?;
     let contact = state
         .store
@@ -137,11 +144,10 @@ pub async fn replace_contact<S: Store>(
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn delete_contact<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Write)?;
     state.store.delete_contact(&caller.tenant_id, id, if_match(&headers).as_ref()).await??;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -150,10 +156,9 @@ pub async fn delete_contact<S: Store>(
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn list_contact_revisions<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<Vec<Revision>>> {
-    caller.require(Scope::Read)?;
     let revisions = state.store.list_contact_revisions(&caller.tenant_id, id).await??;
     Ok(axum::Json(revisions))
 }
@@ -165,14 +170,16 @@ pub struct MergeResponse {
     message: String,
 }
 
-/// Merges the secondary contact into the primary one; a no-op answers `success: false`.
+/// Merges the secondary contact into the primary one; a no-op answers `success: false`. So does a
+/// merge that would leave the primary with more than a collection's maximum (20 addresses, emails
+/// or telephones; 100 custom fields, property links or order references, counted after dropping
+/// duplicates): it is refused whole and changes nothing, so no item is ever silently dropped.
 #[tracing::instrument(skip_all)]
 pub async fn merge_contacts<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Json(body): Json<MergeRequest>,
 ) -> ApiResult<axum::Json<MergeResponse>> {
-    caller.require(Scope::Write)?;
     let outcome = state
         .store
         .merge_contacts(

@@ -6,12 +6,12 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{contact_path, if_match, with_contact_validators, with_location};
-use crate::auth::Caller;
+use crate::auth::{Reader, Writer};
 use crate::domain::crm::{parse_custom_fields, CustomFieldRequest, Note, NoteRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
-use crate::store::{Scope, Store};
+use crate::store::Store;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -23,11 +23,10 @@ pub struct ListNotesQuery {
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn list_notes<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path(id): Path<i64>,
     Query(q): Query<ListNotesQuery>,
 ) -> ApiResult<axum::Json<Vec<Note>>> {
-    caller.require(Scope::Read)?;
     let notes = state.store.list_notes(&caller.tenant_id, id, q.note_id).await??;
     Ok(axum::Json(notes))
 }
@@ -36,12 +35,11 @@ pub async fn list_notes<S: Store>(
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn add_note<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Json(body): Json<NoteRequest>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let note = body.parse(&caller.key_name).map_err(ApiError::Validation)?;
     let (contact, note) = state
         .store
@@ -55,10 +53,9 @@ pub async fn add_note<S: Store>(
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn get_custom_fields<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Read)?;
     let (contact, _) = state.store.get_contact(&caller.tenant_id, id, false).await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact.custom_fields)))
 }
@@ -67,12 +64,11 @@ pub async fn get_custom_fields<S: Store>(
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn replace_custom_fields<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Json(body): Json<Vec<CustomFieldRequest>>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let fields = parse_custom_fields(body).map_err(ApiError::Validation)?;
     let contact = state
         .store

@@ -9,12 +9,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{contact_path, if_match, with_contact_validators, with_location};
-use crate::auth::Caller;
+use crate::auth::Writer;
 use crate::domain::crm::{AddressRequest, Contact, EmailRequest, ItemDraft, ItemKind, TelephoneRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
-use crate::store::{Scope, Store};
+use crate::store::Store;
 use crate::validation::FieldError;
 
 /// One collection: its request body, how it parses and where it sits in the contact.
@@ -91,12 +91,11 @@ fn item_response<R: ItemResource>(
 #[tracing::instrument(skip_all, fields(contact_id = id, kind = %R::KIND))]
 pub async fn add_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<i64>,
     headers: HeaderMap,
     Json(body): Json<R::Request>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let item = R::parse(body).map_err(ApiError::Validation)?;
     let (contact, item_id) = state
         .store
@@ -110,12 +109,11 @@ pub async fn add_item<S: Store, R: ItemResource>(
 #[tracing::instrument(skip_all, fields(contact_id = id, item_id, kind = %R::KIND))]
 pub async fn update_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path((id, item_id)): Path<(i64, i64)>,
     headers: HeaderMap,
     Json(body): Json<R::Request>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let item = R::parse(body).map_err(ApiError::Validation)?;
     let contact = state
         .store
@@ -135,11 +133,10 @@ pub async fn update_item<S: Store, R: ItemResource>(
 #[tracing::instrument(skip_all, fields(contact_id = id, item_id, kind = %R::KIND))]
 pub async fn delete_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path((id, item_id)): Path<(i64, i64)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let contact = state
         .store
         .delete_contact_item(
@@ -158,11 +155,10 @@ pub async fn delete_item<S: Store, R: ItemResource>(
 #[tracing::instrument(skip_all, fields(contact_id = id, item_id, kind = %R::KIND))]
 pub async fn set_primary_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path((id, item_id)): Path<(i64, i64)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Write)?;
     let contact = state
         .store
         .set_primary_contact_item(
