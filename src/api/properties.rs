@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Reader};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
-use crate::store::{ChannelMapping, Property, PropertyChanges, Scope, Store, Written};
+use crate::store::{ChannelMapping, Property, PropertyChanges, Store, Written};
 use crate::validation::{ErrorKind, FieldError};
 
 /// Default and largest page size of the property list.
@@ -121,11 +121,10 @@ impl PutPropertyRequest {
 #[tracing::instrument(skip_all, fields(property_id = %property_id))]
 pub async fn put_property<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(property_id): Path<String>,
     Json(body): Json<PutPropertyRequest>,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Admin)?;
     let changes = body.into_changes(&property_id)?;
     let (property, written) = state.store.put_property(&caller.tenant_id, &property_id, changes).await?;
     Ok(match written {
@@ -144,10 +143,9 @@ pub async fn put_property<S: Store>(
 #[tracing::instrument(skip_all, fields(property_id = %property_id))]
 pub async fn get_property<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path(property_id): Path<String>,
 ) -> ApiResult<axum::Json<Property>> {
-    caller.require(Scope::Read)?;
     let property = state.store.get_property(&caller.tenant_id, &property_id).await?;
     property.map(axum::Json).ok_or(ApiError::NotFound("property"))
 }
@@ -156,10 +154,9 @@ pub async fn get_property<S: Store>(
 #[tracing::instrument(skip_all, fields(property_id = %property_id))]
 pub async fn delete_property<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(property_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Admin)?;
     if state.store.delete_property(&caller.tenant_id, &property_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -185,10 +182,9 @@ pub struct ListPropertiesResponse {
 #[tracing::instrument(skip_all)]
 pub async fn list_properties<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Query(q): Query<ListPropertiesQuery>,
 ) -> ApiResult<axum::Json<ListPropertiesResponse>> {
-    caller.require(Scope::Read)?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     // One extra row tells whether another page exists.

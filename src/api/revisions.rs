@@ -3,12 +3,12 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
+use crate::auth::Reader;
 use crate::domain::contact_set::Contact;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
-use crate::store::{RevisionSummary, Scope, Store};
+use crate::store::{RevisionSummary, Store};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
@@ -31,11 +31,10 @@ pub struct ListRevisionsResponse {
 #[tracing::instrument(skip_all, fields(property_id = %property_id))]
 pub async fn list_contact_set_revisions<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path(property_id): Path<String>,
     Query(q): Query<ListRevisionsQuery>,
 ) -> ApiResult<axum::Json<ListRevisionsResponse>> {
-    caller.require(Scope::Read)?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let mut items = state
         .store
@@ -62,10 +61,9 @@ pub struct RevisionResponse {
 #[tracing::instrument(skip_all, fields(property_id = %property_id, revision))]
 pub async fn get_contact_set_revision<S: Store>(
     State(state): State<AppState<S>>,
-    caller: Caller,
+    Reader(caller): Reader,
     Path((property_id, revision)): Path<(String, i64)>,
 ) -> ApiResult<axum::Json<RevisionResponse>> {
-    caller.require(Scope::Read)?;
     let found = state
         .store
         .get_contact_set_revision(&caller.tenant_id, &property_id, revision)

@@ -36,6 +36,21 @@ async fn scopes_are_enforced(app: TestApp) {
         .await
         .assert_problem(403);
     app.call(Method::GET, "/api/v1/properties").auth(&writer).send().await.assert_problem(403);
+    // The scope is checked before the body: a bad body does not turn the 403 into a 400 or 422.
+    let r = app
+        .call(Method::PUT, "/api/v1/properties/p")
+        .auth(&read_only)
+        .json(&json!({"bogus": 1}))
+        .send()
+        .await;
+    r.assert_problem(403);
+    let r = app
+        .call(Method::PUT, "/api/v1/properties/p")
+        .auth(&read_only)
+        .raw("application/json", "{not json")
+        .send()
+        .await;
+    r.assert_problem(403);
     // Nothing was created by the refused writes.
     app.get("/api/v1/properties/p").send().await.assert_problem(404);
 }
