@@ -50,7 +50,7 @@ pub struct TestApp {
     /// Admin key (read, write, admin) of tenant `t1`.
     pub admin: String,
     _sqlite_dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(String, String)>,
+    pg_schema: Option<PgSchema>,
 }
 
 /// Settings a test may change from the defaults.
@@ -80,29 +80,10 @@ impl TestApp {
     }
 
     pub async fn postgres_tuned(tuning: Tuning) -> Option<TestApp> {
-        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but TEST_DATABASE_URL is not set: the Postgres half cannot run");
-            }
-            eprintln!("TEST_DATABASE_URL not set: skipping the Postgres run of this test");
-            return None;
-        };
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin_pool =
-            PgPoolOptions::new().max_connections(1).connect(&url).await.expect("TEST_DATABASE_URL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin_pool).await.unwrap();
-        admin_pool.close().await;
-        let options: PgConnectOptions = url.parse().unwrap();
-        let options = options.options([("search_path", schema.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .unwrap();
-        let store = PgStore::from_pool(pool);
+        let schema = PgSchema::create(8).await?;
+        let store = PgStore::from_pool(schema.pool.clone());
         let mut app = Self::with_store(store.clone(), Backend::Postgres(store), tuning).await;
-        app.pg_schema = Some((url, schema));
+        app.pg_schema = Some(schema);
         Some(app)
     }
 
@@ -159,23 +140,55 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
+/// A private schema in the `TEST_DATABASE_URL` database with a pool whose `search_path` points at
+/// it; dropped with everything in it when this value is.
+pub struct PgSchema {
+    pub pool: sqlx::PgPool,
+    url: String,
+    name: String,
+}
+
+impl PgSchema {
+    /// `None` (the test skips its Postgres half) when `TEST_DATABASE_URL` is unset, except under
+    /// `CI=true`, where that is a failure.
+    pub async fn create(max_connections: u32) -> Option<PgSchema> {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but TEST_DATABASE_URL is not set: the Postgres half cannot run");
+            }
+            eprintln!("TEST_DATABASE_URL not set: skipping the Postgres run of this test");
+            return None;
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.expect("TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&admin).await.unwrap();
+        admin.close().await;
+        let options: PgConnectOptions = url.parse().unwrap();
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.options([("search_path", name.as_str())]))
+            .await
+            .unwrap();
+        Some(PgSchema { pool, url, name })
+    }
+}
+
+impl Drop for PgSchema {
     fn drop(&mut self) {
-        if let Some((url, schema)) = self.pg_schema.take() {
-            // Drop runs outside async context; a short-lived runtime on its own thread does the clean-up.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(async move {
-                    if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                            .execute(&pool)
-                            .await;
-                        pool.close().await;
-                    }
-                });
-            })
-            .join();
-        }
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Drop runs outside async context; a short-lived runtime on its own thread does the clean-up.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
+                    let _ =
+                        sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&pool).await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
     }
 }
 

@@ -11,10 +11,9 @@ use property_contacts::domain::crm::ListContactsQuery;
 use property_contacts::state::AppState;
 use property_contacts::store::{PgStore, Scope, Store};
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::ServiceExt;
 
-use crate::common::TestApp;
+use crate::common::{PgSchema, TestApp};
 use crate::crm::{create, path};
 use crate::store_tests;
 
@@ -92,20 +91,8 @@ store_tests!(concurrent_writes_are_all_kept);
 /// The delete is held open in another transaction while the write runs into it.
 #[tokio::test]
 async fn property_deleted_during_a_contact_write_is_unknown_on_postgres() {
-    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("TEST_DATABASE_URL not set: skipping the Postgres property race test");
-        return;
-    };
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
-    let options: PgConnectOptions = url.parse().unwrap();
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.options([("search_path", schema.as_str())]))
-        .await
-        .unwrap();
+    let Some(schema) = PgSchema::create(4).await else { return };
+    let pool = schema.pool.clone();
     let store = PgStore::from_pool(pool.clone());
     store.migrate().await.unwrap();
     let key = generate_key("t1", "racer", vec![Scope::Read, Scope::Write, Scope::Admin]);
@@ -158,8 +145,7 @@ async fn property_deleted_during_a_contact_write_is_unknown_on_postgres() {
     let (status, body) = tokio::time::timeout(Duration::from_secs(10), write).await.unwrap().unwrap();
 
     pool.close().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
-    admin.close().await;
+    drop(schema);
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["errors"][0]["code"], "property_unknown", "{body}");
     assert_eq!(body["errors"][0]["pointer"], "/propertyIds/0", "{body}");
@@ -170,20 +156,8 @@ async fn property_deleted_during_a_contact_write_is_unknown_on_postgres() {
 /// collection queries of a page, use indexes.
 #[tokio::test]
 async fn list_queries_use_indexes_on_postgres() {
-    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("TEST_DATABASE_URL not set: skipping the Postgres index test");
-        return;
-    };
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
-    let options: PgConnectOptions = url.parse().unwrap();
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options.options([("search_path", schema.as_str())]))
-        .await
-        .unwrap();
+    let Some(schema) = PgSchema::create(2).await else { return };
+    let pool = schema.pool.clone();
     let store = PgStore::from_pool(pool.clone());
     store.migrate().await.unwrap();
     for statement in [
@@ -240,8 +214,7 @@ async fn list_queries_use_indexes_on_postgres() {
         plans.push((name, store.explain_contact_list("t1", &query).await.unwrap()));
     }
     pool.close().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
-    admin.close().await;
+    drop(schema);
 
     for (name, plans) in plans {
         assert_eq!(plans.len(), 7);
