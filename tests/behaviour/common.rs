@@ -18,19 +18,27 @@ use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::ServiceExt;
 
-/// Runs each named `async fn(TestApp)` once per backend.
+/// Runs each named `async fn(TestApp)` once per backend; `name => tuning()` runs it on apps built
+/// with those settings instead of the defaults.
 #[macro_export]
 macro_rules! store_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident $(=> $tuning:expr)?),* $(,)?) => {
         $(
             mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                fn tuning() -> $crate::common::Tuning {
+                    $crate::common::Tuning::default() $(; $tuning)?
+                }
+
                 #[tokio::test]
                 async fn sqlite() {
-                    super::$name($crate::common::TestApp::sqlite().await).await
+                    super::$name($crate::common::TestApp::sqlite_tuned(tuning()).await).await
                 }
                 #[tokio::test]
                 async fn postgres() {
-                    if let Some(app) = $crate::common::TestApp::postgres().await {
+                    if let Some(app) = $crate::common::TestApp::postgres_tuned(tuning()).await {
                         super::$name(app).await
                     }
                 }
@@ -62,14 +70,6 @@ pub struct Tuning {
 }
 
 impl TestApp {
-    pub async fn sqlite() -> TestApp {
-        Self::sqlite_tuned(Tuning::default()).await
-    }
-
-    pub async fn postgres() -> Option<TestApp> {
-        Self::postgres_tuned(Tuning::default()).await
-    }
-
     pub async fn sqlite_tuned(tuning: Tuning) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("test.db").display());

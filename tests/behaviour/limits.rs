@@ -9,6 +9,7 @@ use property_contacts::config::Limits;
 
 use crate::common::{TestApp, Tuning};
 use crate::fixtures::{contacts_path, property, sarah, set};
+use crate::store_tests;
 
 async fn rate_limit_answers_429_per_key(app: TestApp) {
     // Burst of 3, then one request a second.
@@ -69,34 +70,7 @@ fn tuning_timeout() -> Tuning {
     Tuning { limits: Limits { request_timeout_secs: 1, ..Limits::default() }, ..Tuning::default() }
 }
 
-mod rate_limit_answers_429_per_key {
-    #[tokio::test]
-    async fn sqlite() {
-        super::rate_limit_answers_429_per_key(
-            crate::common::TestApp::sqlite_tuned(super::tuning_rate()).await,
-        )
-        .await
-    }
-    #[tokio::test]
-    async fn postgres() {
-        if let Some(app) = crate::common::TestApp::postgres_tuned(super::tuning_rate()).await {
-            super::rate_limit_answers_429_per_key(app).await
-        }
-    }
-}
-
-mod slow_request_times_out_and_changes_nothing {
-    #[tokio::test]
-    async fn sqlite() {
-        super::slow_request_times_out_and_changes_nothing(
-            crate::common::TestApp::sqlite_tuned(super::tuning_timeout()).await,
-        )
-        .await
-    }
-    #[tokio::test]
-    async fn postgres() {
-        if let Some(app) = crate::common::TestApp::postgres_tuned(super::tuning_timeout()).await {
-            super::slow_request_times_out_and_changes_nothing(app).await
-        }
-    }
-}
+store_tests!(
+    rate_limit_answers_429_per_key => tuning_rate(),
+    slow_request_times_out_and_changes_nothing => tuning_timeout(),
+);
