@@ -3,7 +3,7 @@
 # transaction against the same database, in one run.
 #
 #   bench/run.sh                       # defaults: 10 s per point, concurrency 1 8 32
-#   DURATION=20 CONCURRENCY="4 16" bench/run.sh
+#   DURATION=20 CONCURRENCY="4 16" OPS=get bench/run.sh
 #
 # Needs Postgres at BENCH_DATABASE_URL's server (default: the machine's, user postgres); creates and
 # drops a database of its own. Installs wrk with apt-get if it is missing. Loopback only, bounded.
@@ -74,7 +74,7 @@ run_pgbench() { # op conc
 }
 
 printf '\n%-4s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' op conc "svc req/s" "p50 ms" "p99 ms" "sql tx/s" "p50 ms" "p99 ms" ratio
-for op in put get; do
+for op in ${OPS:-put get}; do
   for c in $CONCURRENCY; do
     read -r s_rps s_p50 s_p99 < <(run_wrk "$op" "$c")
     read -r r_rps r_p50 r_p99 < <(run_pgbench "$op" "$c")

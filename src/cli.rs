@@ -61,7 +61,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = &cli.store;
     let url = settings.database_url.as_str();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PgStore::connect(url, settings.database_max_connections, settings.acquire_timeout())?;
+        let store = PgStore::connect(
+            url,
+            settings.database_max_connections,
+            settings.database_read_connections,
+            settings.acquire_timeout(),
+        )?;
         run_on(store, cli).await
     } else if url.starts_with("sqlite:") {
         let store =

@@ -136,7 +136,7 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
 
     let acquire_timeout = Duration::from_secs(1);
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let store = PgStore::connect(&url, 4, acquire_timeout).unwrap();
+    let store = PgStore::connect(&url, 4, 4, acquire_timeout).unwrap();
     store.migrate().await.unwrap();
     let key = generate_key("t1", "outage", vec![Scope::Read, Scope::Write, Scope::Admin]);
     store.create_key(key.record).await.unwrap();

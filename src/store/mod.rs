@@ -14,6 +14,7 @@ mod crm_sql;
 pub mod customers;
 mod customers_sql;
 mod postgres;
+mod read_pool;
 mod sql;
 mod sqlite;
 
@@ -42,6 +43,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
+            sqlx::Error::Database(db) if ends_session(db.as_ref()) => StoreError::Unavailable(e.to_string()),
             sqlx::Error::Database(db) => match known_constraint(db.as_ref()) {
                 Some(name) => StoreError::Conflict(name),
                 None => StoreError::Other(e.to_string()),
@@ -49,6 +51,13 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Other(e.to_string()),
         }
     }
+}
+
+/// Whether the server is ending this session (SQLSTATE class 57, operator intervention: shutdown,
+/// restart, `pg_terminate_backend`; class 08: connection exception): the connection is gone and a
+/// retry later may succeed, unlike an error in the statement.
+pub(crate) fn ends_session(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08"))
 }
 
 /// A channel listing (channel + channel property id) already mapped to another property.
@@ -195,6 +204,8 @@ pub struct ContactSetRevision {
 /// Connection-pool occupancy, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
+    /// `main` (every transaction), or `read` (Postgres: the hot one-statement reads).
+    pub name: &'static str,
     pub size: u32,
     pub idle: u32,
     pub max: u32,
@@ -206,9 +217,9 @@ pub trait Store: CrmStore + CustomerStore + Clone + Send + Sync + 'static {
     fn migrate(&self) -> impl Future<Output = StoreResult<()>> + Send;
     /// Cheap round trip used by `/readyz`.
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
-    /// How many pooled connections exist and how many are idle.
-    fn pool_status(&self) -> PoolStatus;
-    /// Closes the pool so shutdown does not leave connections behind.
+    /// How many pooled connections exist and how many are idle, per pool.
+    fn pool_status(&self) -> Vec<PoolStatus>;
+    /// Closes the pools so shutdown does not leave connections behind.
     fn close(&self) -> impl Future<Output = ()> + Send;
 
     fn count_keys(&self) -> impl Future<Output = StoreResult<i64>> + Send;

@@ -5,22 +5,27 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
+use super::read_pool::{ReadLease, ReadPool, IDLE_BEFORE_PING};
 use super::sql::impl_sql_store;
-use super::StoreError;
+use super::{PoolStatus, StoreError};
 
-/// A pooled connection idle for longer than this is pinged before use.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
-
-/// Store backed by a Postgres pool.
+/// Store backed by a Postgres pool for transactions and a lean pool for the hot reads.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    reads: ReadPool,
 }
 
 impl PgStore {
     /// Connects lazily: the service starts (and `/livez` answers) even while Postgres is down, and a
-    /// request fails within `acquire_timeout` instead of hanging.
-    pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> Result<Self, StoreError> {
+    /// request fails within `acquire_timeout` instead of hanging. `read_connections` sizes the
+    /// separate pool of the contact-set GET (see `read_pool.rs`).
+    pub fn connect(
+        url: &str,
+        max_connections: u32,
+        read_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let options: PgConnectOptions =
             url.parse().map_err(|e: sqlx::Error| StoreError::Other(format!("invalid DATABASE_URL: {e}")))?;
         let options = options.application_name("property-contacts");
@@ -39,13 +44,21 @@ impl PgStore {
                     conn.ping().await.map(|()| true)
                 })
             })
-            .connect_lazy_with(options);
-        Ok(PgStore { pool })
+            .connect_lazy_with(options.clone());
+        let reads = ReadPool::new(options, read_connections as usize, acquire_timeout);
+        Ok(PgStore { pool, reads })
     }
 
-    /// Wraps an existing pool (tests point it at a private schema).
+    /// Wraps an existing pool (tests point it at a private schema); the read pool connects with the
+    /// same options and gets as many connections.
     pub fn from_pool(pool: PgPool) -> Self {
-        PgStore { pool }
+        let options = (*pool.connect_options()).clone();
+        let reads = ReadPool::new(
+            options,
+            pool.options().get_max_connections() as usize,
+            pool.options().get_acquire_timeout(),
+        );
+        PgStore { pool, reads }
     }
 
     async fn run_migrations(&self) -> Result<(), StoreError> {
@@ -53,6 +66,18 @@ impl PgStore {
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    async fn read_lease(&self) -> Result<ReadLease, StoreError> {
+        self.reads.lease().await
+    }
+
+    fn read_pool_status(&self) -> Option<PoolStatus> {
+        Some(self.reads.status())
+    }
+
+    fn close_read_pool(&self) {
+        self.reads.close();
     }
 }
 

@@ -2,7 +2,8 @@
 //! `ON CONFLICT`, `RETURNING`); what differs is passed in: the statement that opens a write
 //! transaction (SQLite must take its write lock up front with `BEGIN IMMEDIATE`, or two writers
 //! deadlock on the upgrade) and the row-lock suffix (`FOR UPDATE`, which SQLite does not have and does
-//! not need once the write lock is held).
+//! not need once the write lock is held). Each backend also provides `read_lease()` for the hot
+//! one-statement reads (Postgres: its own lean pool, see `read_pool.rs`; SQLite: the main pool).
 //!
 //! The shared code is a macro rather than a function generic over `sqlx::Database` because the
 //! generic version needs a where-clause per bound and decoded type on every function; the macro
@@ -269,15 +270,18 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            fn pool_status(&self) -> $crate::store::PoolStatus {
-                $crate::store::PoolStatus {
+            fn pool_status(&self) -> Vec<$crate::store::PoolStatus> {
+                let main = $crate::store::PoolStatus {
+                    name: "main",
                     size: self.pool.size(),
                     idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
                     max: self.pool.options().get_max_connections(),
-                }
+                };
+                std::iter::once(main).chain(self.read_pool_status()).collect()
             }
 
             async fn close(&self) {
+                self.close_read_pool();
                 self.pool.close().await
             }
 
@@ -564,8 +568,11 @@ macro_rules! impl_sql_store {
                 tenant: &str,
                 property_id: &str,
             ) -> StoreResult<Option<StoredContactSet>> {
-                let rows: Vec<ContactRow> =
-                    sqlx::query_as(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(&self.pool).await?;
+                let mut lease = self.read_lease().await?;
+                let rows: Result<Vec<ContactRow>, sqlx::Error> =
+                    sqlx::query_as(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(lease.conn()).await;
+                lease.settle(&rows);
+                let rows = rows?;
                 let Some(revision) = rows.first().map(|r| r.contact_set_revision) else {
                     return Ok(None);
                 };

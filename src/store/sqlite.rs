@@ -3,11 +3,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
 use super::sql::impl_sql_store;
-use super::StoreError;
+use super::{PoolStatus, StoreError};
 
 /// Store backed by an SQLite file.
 #[derive(Clone)]
@@ -44,6 +45,28 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }
+
+    /// SQLite has no network round trip to save: reads use the main pool.
+    async fn read_lease(&self) -> Result<SqliteRead, StoreError> {
+        Ok(SqliteRead(self.pool.acquire().await?))
+    }
+
+    fn read_pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
+    fn close_read_pool(&self) {}
+}
+
+/// A main-pool connection in the shape of Postgres' read lease; sqlx's pool checks it on release.
+struct SqliteRead(PoolConnection<Sqlite>);
+
+impl SqliteRead {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.0
+    }
+
+    fn settle<T>(&mut self, _result: &Result<T, sqlx::Error>) {}
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite, begin_write = "BEGIN IMMEDIATE");

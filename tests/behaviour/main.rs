@@ -13,5 +13,6 @@ mod fixtures;
 mod limits;
 mod ops;
 mod properties;
+mod read_pool;
 mod revisions;
 mod su;
