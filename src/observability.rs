@@ -50,7 +50,7 @@ pub const ACCESS_TARGET: &str = "access";
 pub async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(req.method());
-    // Route templates are few and live as long as the router: share them rather than copy them.
+    // One copy of the route template, shared by the span, both metrics and the access line.
     let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
         Some(p) => p.as_str().into(),
         None => Arc::from("unmatched"),
