@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod key_cache;
+pub mod log_format;
 pub mod log_writer;
 pub mod observability;
 pub mod rate_limit;

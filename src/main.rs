@@ -1,6 +1,7 @@
 //! The `property-contacts` binary: parse the command line, set up logging, hand over to the library.
 
 use clap::Parser;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// A request allocates and frees many small buffers (rows, JSON, headers) across worker threads;
@@ -15,15 +16,8 @@ async fn main() -> std::process::ExitCode {
     // request pays no system call for its access line; the guard flushes what is left when main returns.
     let (writer, _flush_on_exit) = property_contacts::log_writer::batch_writer(std::io::stderr());
     // JSON lines on stderr, so stdout stays clean for `keys create`.
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        // Every span, so each line carries the request span's request_id and route.
-        .with_span_list(true)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(writer)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    property_contacts::log_format::subscriber(writer, filter).init();
     match property_contacts::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

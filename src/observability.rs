@@ -16,9 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing::Instrument;
 
-use crate::request_context;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::validation::FieldError;
@@ -45,19 +43,18 @@ pub fn prometheus() -> &'static PrometheusHandle {
 /// The target of the one access line per request (`RUST_LOG=access=off` silences it).
 pub const ACCESS_TARGET: &str = "access";
 
-/// Middleware: wraps the request in a span carrying its id and route, then records its metrics and
-/// writes the access-log line. Never logs bodies, headers or query strings (they carry contact data).
+/// Middleware: records the request's metrics and writes its access-log line (the line's
+/// `request_id` comes from the request context, see `log_format`). Never logs bodies, headers or
+/// query strings (they carry contact data).
 pub async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(req.method());
-    // One copy of the route template, shared by the span, both metrics and the access line.
+    // One copy of the route template, shared by both metrics and the access line.
     let route: Arc<str> = match req.extensions().get::<MatchedPath>() {
         Some(p) => p.as_str().into(),
         None => Arc::from("unmatched"),
     };
-    let request_id = request_context::request_id();
-    let span = tracing::info_span!("request", %request_id, method, route = &*route);
-    let response = next.run(req).instrument(span).await;
+    let response = next.run(req).await;
     let status = response.status();
     let latency = start.elapsed();
     let labels = [
@@ -70,7 +67,6 @@ pub async fn observe(req: Request, next: Next) -> Response {
     // Top-level fields rather than span fields, so `jq .route` works on the access log.
     tracing::info!(
         target: ACCESS_TARGET,
-        %request_id,
         method,
         route = &*route,
         status = status.as_u16(),

@@ -34,7 +34,17 @@ pub async fn scope(req: Request, next: Next) -> Response {
             .to_owned(),
         path: req.uri().path().to_owned(),
     };
-    CURRENT.scope(ctx, next.run(req)).await
+    run_in(ctx, next.run(req)).await
+}
+
+/// Runs `fut` with `ctx` as the current request context.
+pub async fn run_in<F: std::future::Future>(ctx: RequestContext, fut: F) -> F::Output {
+    CURRENT.scope(ctx, fut).await
+}
+
+/// `f` applied to the current request's context; `None` outside a request.
+pub fn with_current<R>(f: impl FnOnce(&RequestContext) -> R) -> Option<R> {
+    CURRENT.try_with(f).ok()
 }
 
 /// The current request's context (empty outside a request).

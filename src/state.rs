@@ -1,5 +1,6 @@
 //! The state every handler receives.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,38 +9,60 @@ use crate::config::Limits;
 use crate::key_cache::KeyCache;
 use crate::rate_limit::RateLimiter;
 
-/// Shared, cheaply cloned application state, generic over the store backend.
-#[derive(Clone)]
-pub struct AppState<S> {
+/// Shared application state, generic over the store backend. One `Arc`: axum clones the state for
+/// every request (router and `State` extractor), so a clone is one reference count, not one per part.
+pub struct AppState<S>(Arc<Shared<S>>);
+
+/// What [`AppState`] shares; reached through `Deref` (`state.store`, `state.limits`, ...).
+pub struct Shared<S> {
     pub store: S,
-    pub limits: Arc<Limits>,
-    pub key_cache: Arc<KeyCache>,
+    pub limits: Limits,
+    pub key_cache: KeyCache,
     /// Per-key limiter; `None` when limiting is off.
     pub rate_limiter: Option<RateLimiter>,
-    draining: Arc<AtomicBool>,
+    draining: AtomicBool,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState(Arc::clone(&self.0))
+    }
+}
+
+impl<S> Deref for AppState<S> {
+    type Target = Shared<S>;
+
+    fn deref(&self) -> &Shared<S> {
+        &self.0
+    }
 }
 
 impl<S> AppState<S> {
     pub fn new(store: S, limits: Limits) -> Self {
-        AppState {
+        AppState(Arc::new(Shared {
             store,
-            limits: Arc::new(limits),
-            key_cache: Arc::new(KeyCache::new(Duration::ZERO)),
+            limits,
+            key_cache: KeyCache::new(Duration::ZERO),
             rate_limiter: None,
-            draining: Arc::new(AtomicBool::new(false)),
-        }
+            draining: AtomicBool::new(false),
+        }))
     }
 
     /// Caches authenticated keys for `ttl` (zero, the default, looks every key up).
     pub fn with_key_cache(mut self, ttl: Duration) -> Self {
-        self.key_cache = Arc::new(KeyCache::new(ttl));
+        self.configure().key_cache = KeyCache::new(ttl);
         self
     }
 
     /// Limits each key to `per_second` requests with bursts of `burst` (0 per second: off).
     pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
-        self.rate_limiter = RateLimiter::new(per_second, burst);
+        self.configure().rate_limiter = RateLimiter::new(per_second, burst);
         self
+    }
+
+    /// The parts, while the state is still being built (`with_*` come before the first clone).
+    fn configure(&mut self) -> &mut Shared<S> {
+        Arc::get_mut(&mut self.0).expect("AppState is configured before it is shared")
     }
 
     /// Marks the service as shutting down: `/readyz` answers 503 from now on.

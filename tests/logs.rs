@@ -49,13 +49,11 @@ async fn send(app: &axum::Router, method: &str, uri: &str, key: &str, body: Valu
 async fn access_lines_carry_the_request_and_never_contact_data() {
     let captured = Captured::default();
     let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_span_list(true)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || sink.clone())
-        .finish();
+    // The service's own format, everything enabled.
+    let subscriber = property_contacts::log_format::subscriber(
+        move || sink.clone(),
+        tracing_subscriber::EnvFilter::new("trace"),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let dir = tempfile::tempdir().unwrap();
@@ -102,4 +100,12 @@ async fn access_lines_carry_the_request_and_never_contact_data() {
     assert_eq!(put["method"], "PUT");
     assert!(put["request_id"].as_str().unwrap().starts_with("log-test-PUT"));
     assert!(put["status"].is_u64() && put["latency_ms"].is_f64());
+    // Lines written while serving a request carry its id too, not only the access line.
+    let replaced = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "contact set replaced")
+        .unwrap_or_else(|| panic!("no replace line:\n{text}"));
+    assert!(replaced["request_id"].as_str().unwrap().starts_with("log-test-PUT"), "{replaced}");
+    assert_eq!(replaced["property_id"], "p1");
 }

@@ -232,8 +232,8 @@ pub async fn replace_contact_set<S: Store>(
     )
 }
 
-/// `GET /contacts-api/properties/{property_id}/contacts` (read scope).
-#[tracing::instrument(skip_all, fields(property_id = tracing::field::Empty))]
+/// `GET /contacts-api/properties/{property_id}/contacts` (read scope). No span, unlike the writes:
+/// the hottest route logs nothing of its own, and a span per request cost 3 % of its CPU.
 pub async fn get_contact_set<S: Store>(
     State(state): State<AppState<S>>,
     path: Result<Path<String>, ApiError>,
@@ -242,7 +242,6 @@ pub async fn get_contact_set<S: Store>(
     render(
         async {
             let Path(property_id) = path?;
-            tracing::Span::current().record("property_id", property_id.as_str());
             let caller = caller?;
             caller.require(Scope::Read)?;
             read(&state, &caller, &property_id).await

@@ -258,8 +258,8 @@ pub async fn set_contacts<S: Store>(State(state): State<AppState<S>>, req: Reque
     }
 }
 
-/// `POST .../property/contact/retrieve`: the property's current contact set (read scope).
-#[tracing::instrument(skip_all)]
+/// `POST .../property/contact/retrieve`: the property's current contact set (read scope). No span,
+/// like the Booking GET.
 pub async fn retrieve_contacts<S: Store>(State(state): State<AppState<S>>, req: Request) -> Response {
     let result = async {
         let caller = su_caller(&state, req.headers(), Scope::Read).await?;

@@ -91,7 +91,6 @@ pub(super) fn property_select(filter: &str) -> String {
 
 /// One row of `property_contacts` LEFT JOINed to its property: all contact columns are null for a
 /// property without contacts.
-#[derive(sqlx::FromRow)]
 pub(super) struct ContactRow {
     pub(super) contact_set_revision: i64,
     position: Option<i32>,
@@ -112,9 +111,42 @@ pub(super) struct ContactRow {
     extension: Option<String>,
 }
 
+/// Decodes by position, in [`CONTACT_SET_SELECT`]'s column order: the hottest read of the service,
+/// and looking 17 columns up by name per row was a sixth of its row-decoding time.
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for ContactRow
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(ContactRow {
+            contact_set_revision: row.try_get(0)?,
+            position: row.try_get(1)?,
+            profiles: row.try_get(2)?,
+            person_name: row.try_get(3)?,
+            person_gender: row.try_get(4)?,
+            person_job_title: row.try_get(5)?,
+            person_language: row.try_get(6)?,
+            email: row.try_get(7)?,
+            address_line: row.try_get(8)?,
+            city_name: row.try_get(9)?,
+            postal_code: row.try_get(10)?,
+            country_code: row.try_get(11)?,
+            address_language: row.try_get(12)?,
+            state_prov_code: row.try_get(13)?,
+            phone_number: row.try_get(14)?,
+            tech_type: row.try_get(15)?,
+            extension: row.try_get(16)?,
+        })
+    }
+}
+
 /// The whole current set in ONE statement, so it is one consistent snapshot even while a replace
 /// commits (two queries could pair the contacts of one revision with the phones of the next): one
-/// row per phone, contacts repeated, ordered by contact then phone position.
+/// row per phone, contacts repeated, ordered by contact then phone position. [`ContactRow`] decodes
+/// the columns by position: keep the two in the same order.
 pub(super) const CONTACT_SET_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.profiles, \
      c.person_name, c.person_gender, c.person_job_title, c.person_language, c.email, c.address_line, \
      c.city_name, c.postal_code, c.country_code, c.address_language, c.state_prov_code, \
