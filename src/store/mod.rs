@@ -57,7 +57,12 @@ impl From<sqlx::Error> for StoreError {
 /// restart, `pg_terminate_backend`; class 08: connection exception): the connection is gone and a
 /// retry later may succeed, unlike an error in the statement.
 pub(crate) fn ends_session(db: &dyn sqlx::error::DatabaseError) -> bool {
-    db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08"))
+    db.code().is_some_and(|c| session_ending_code(&c))
+}
+
+/// Whether a SQLSTATE is one of [`ends_session`]'s classes.
+pub(crate) fn session_ending_code(code: &str) -> bool {
+    code.starts_with("57") || code.starts_with("08")
 }
 
 /// A channel listing (channel + channel property id) already mapped to another property.

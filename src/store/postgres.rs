@@ -5,11 +5,11 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
-use super::read_pool::{ReadLease, ReadPool, IDLE_BEFORE_PING};
-use super::sql::impl_sql_store;
+use super::read_pool::{ReadPool, IDLE_BEFORE_PING};
+use super::sql::{impl_sql_store, Columns};
 use super::{PoolStatus, StoreError};
 
-/// Store backed by a Postgres pool for transactions and a lean pool for the hot reads.
+/// Store backed by a Postgres pool for transactions and multiplexed connections for the hot read.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -18,8 +18,8 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects lazily: the service starts (and `/livez` answers) even while Postgres is down, and a
-    /// request fails within `acquire_timeout` instead of hanging. `read_connections` sizes the
-    /// separate pool of the contact-set GET (see `read_pool.rs`).
+    /// request fails within `acquire_timeout` instead of hanging. `read_connections` is the number of
+    /// connections the contact-set GET shares (see `read_pool.rs`).
     pub fn connect(
         url: &str,
         max_connections: u32,
@@ -45,17 +45,19 @@ impl PgStore {
                 })
             })
             .connect_lazy_with(options.clone());
-        let reads = ReadPool::new(options, read_connections as usize, acquire_timeout);
+        let password = url_password(url);
+        let reads = ReadPool::new(&options, password.as_deref(), read_connections as usize, acquire_timeout);
         Ok(PgStore { pool, reads })
     }
 
-    /// Wraps an existing pool (tests point it at a private schema); the read pool connects with the
-    /// same options and gets as many connections.
+    /// Wraps an existing pool (tests point it at a private schema); the reads connect with the same
+    /// options (and `PGPASSWORD`, the pool's password not being readable) over two connections.
     pub fn from_pool(pool: PgPool) -> Self {
-        let options = (*pool.connect_options()).clone();
+        let password = std::env::var("PGPASSWORD").ok();
         let reads = ReadPool::new(
-            options,
-            pool.options().get_max_connections() as usize,
+            &pool.connect_options(),
+            password.as_deref(),
+            2,
             pool.options().get_acquire_timeout(),
         );
         PgStore { pool, reads }
@@ -68,8 +70,12 @@ impl PgStore {
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }
 
-    async fn read_lease(&self) -> Result<ReadLease, StoreError> {
-        self.reads.lease().await
+    async fn contact_rows(&self, tenant: &str, property_id: &str) -> Result<Vec<ContactRow>, StoreError> {
+        let rows = self.reads.contact_rows(tenant, property_id).await?;
+        rows.iter()
+            .map(ContactRow::decode)
+            .collect::<Result<_, _>>()
+            .map_err(|e| super::read_pool::store_error(&e))
     }
 
     fn read_pool_status(&self) -> Option<PoolStatus> {
@@ -78,6 +84,28 @@ impl PgStore {
 
     fn close_read_pool(&self) {
         self.reads.close();
+    }
+}
+
+/// The URL's password, percent-decoded, else `PGPASSWORD` (as sqlx reads them).
+fn url_password(url: &str) -> Option<String> {
+    let from_url = url::Url::parse(url).ok().and_then(|u| {
+        u.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
+    });
+    from_url.or_else(|| std::env::var("PGPASSWORD").ok())
+}
+
+impl Columns for tokio_postgres::Row {
+    type Error = tokio_postgres::Error;
+
+    fn int8(&self, i: usize) -> Result<i64, Self::Error> {
+        self.try_get(i)
+    }
+    fn int4(&self, i: usize) -> Result<Option<i32>, Self::Error> {
+        self.try_get(i)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(i)
     }
 }
 

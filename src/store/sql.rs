@@ -2,8 +2,9 @@
 //! `ON CONFLICT`, `RETURNING`); what differs is passed in: the statement that opens a write
 //! transaction (SQLite must take its write lock up front with `BEGIN IMMEDIATE`, or two writers
 //! deadlock on the upgrade) and the row-lock suffix (`FOR UPDATE`, which SQLite does not have and does
-//! not need once the write lock is held). Each backend also provides `read_lease()` for the hot
-//! one-statement reads (Postgres: its own lean pool, see `read_pool.rs`; SQLite: the main pool).
+//! not need once the write lock is held). Each backend also provides `contact_rows()`, the hot read
+//! of [`CONTACT_SET_SELECT`] (Postgres: its own multiplexed connections, see `read_pool.rs`; SQLite:
+//! the main pool), decoded with [`ContactRow::decode`].
 //!
 //! The shared code is a macro rather than a function generic over `sqlx::Database` because the
 //! generic version needs a where-clause per bound and decoded type on every function; the macro
@@ -111,34 +112,36 @@ pub(super) struct ContactRow {
     extension: Option<String>,
 }
 
-/// Decodes by position, in [`CONTACT_SET_SELECT`]'s column order: the hottest read of the service,
-/// and looking 17 columns up by name per row was a sixth of its row-decoding time.
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for ContactRow
-where
-    usize: sqlx::ColumnIndex<R>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+/// Typed access to a result row by position, over each backend's row type.
+pub(super) trait Columns {
+    type Error;
+    fn int8(&self, i: usize) -> Result<i64, Self::Error>;
+    fn int4(&self, i: usize) -> Result<Option<i32>, Self::Error>;
+    fn text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+}
+
+impl ContactRow {
+    /// Decodes by position, in [`CONTACT_SET_SELECT`]'s column order: the hottest read of the service,
+    /// and looking 17 columns up by name per row was a sixth of its row-decoding time.
+    pub(super) fn decode<C: Columns>(row: &C) -> Result<Self, C::Error> {
         Ok(ContactRow {
-            contact_set_revision: row.try_get(0)?,
-            position: row.try_get(1)?,
-            profiles: row.try_get(2)?,
-            person_name: row.try_get(3)?,
-            person_gender: row.try_get(4)?,
-            person_job_title: row.try_get(5)?,
-            person_language: row.try_get(6)?,
-            email: row.try_get(7)?,
-            address_line: row.try_get(8)?,
-            city_name: row.try_get(9)?,
-            postal_code: row.try_get(10)?,
-            country_code: row.try_get(11)?,
-            address_language: row.try_get(12)?,
-            state_prov_code: row.try_get(13)?,
-            phone_number: row.try_get(14)?,
-            tech_type: row.try_get(15)?,
-            extension: row.try_get(16)?,
+            contact_set_revision: row.int8(0)?,
+            position: row.int4(1)?,
+            profiles: row.text(2)?,
+            person_name: row.text(3)?,
+            person_gender: row.text(4)?,
+            person_job_title: row.text(5)?,
+            person_language: row.text(6)?,
+            email: row.text(7)?,
+            address_line: row.text(8)?,
+            city_name: row.text(9)?,
+            postal_code: row.text(10)?,
+            country_code: row.text(11)?,
+            address_language: row.text(12)?,
+            state_prov_code: row.text(13)?,
+            phone_number: row.text(14)?,
+            tech_type: row.int4(15)?,
+            extension: row.text(16)?,
         })
     }
 }
@@ -267,7 +270,7 @@ macro_rules! impl_sql_store {
         use $crate::domain::contact_set::{Contact, ContactSet, ProfileType};
         use $crate::store::sql::{
             assemble_contact_set, assemble_properties, profiles_column, property_select, scopes_column,
-            ContactRow, KeyRow, PropertyRow, RevisionRow, RevisionSnapshotRow, CONTACT_SET_SELECT,
+            ContactRow, KeyRow, PropertyRow, RevisionRow, RevisionSnapshotRow,
         };
         use $crate::store::{
             ApiKey, ContactSetRevision, NewApiKey, Property, PropertyChanges, ReplaceOutcome,
@@ -600,11 +603,7 @@ macro_rules! impl_sql_store {
                 tenant: &str,
                 property_id: &str,
             ) -> StoreResult<Option<StoredContactSet>> {
-                let mut lease = self.read_lease().await?;
-                let rows: Result<Vec<ContactRow>, sqlx::Error> =
-                    sqlx::query_as(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(lease.conn()).await;
-                lease.settle(&rows);
-                let rows = rows?;
+                let rows = self.contact_rows(tenant, property_id).await?;
                 let Some(revision) = rows.first().map(|r| r.contact_set_revision) else {
                     return Ok(None);
                 };

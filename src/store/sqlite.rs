@@ -3,11 +3,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
 
-use super::sql::impl_sql_store;
+use super::sql::{impl_sql_store, Columns, CONTACT_SET_SELECT};
 use super::{PoolStatus, StoreError};
 
 /// Store backed by an SQLite file.
@@ -46,9 +47,11 @@ impl SqliteStore {
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }
 
-    /// SQLite has no network round trip to save: reads use the main pool.
-    async fn read_lease(&self) -> Result<SqliteRead, StoreError> {
-        Ok(SqliteRead(self.pool.acquire().await?))
+    /// SQLite has no network round trip to save: the hot read uses the main pool.
+    async fn contact_rows(&self, tenant: &str, property_id: &str) -> Result<Vec<ContactRow>, StoreError> {
+        let rows =
+            sqlx::query(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(ContactRow::decode).collect::<Result<_, _>>()?)
     }
 
     fn read_pool_status(&self) -> Option<PoolStatus> {
@@ -58,15 +61,18 @@ impl SqliteStore {
     fn close_read_pool(&self) {}
 }
 
-/// A main-pool connection in the shape of Postgres' read lease; sqlx's pool checks it on release.
-struct SqliteRead(PoolConnection<Sqlite>);
+impl Columns for SqliteRow {
+    type Error = sqlx::Error;
 
-impl SqliteRead {
-    fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.0
+    fn int8(&self, i: usize) -> Result<i64, sqlx::Error> {
+        self.try_get(i)
     }
-
-    fn settle<T>(&mut self, _result: &Result<T, sqlx::Error>) {}
+    fn int4(&self, i: usize) -> Result<Option<i32>, sqlx::Error> {
+        self.try_get(i)
+    }
+    fn text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(i)
+    }
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite, begin_write = "BEGIN IMMEDIATE");
