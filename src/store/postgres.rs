@@ -75,7 +75,8 @@ impl PgStore {
         rows.iter()
             .map(ContactRow::decode)
             .collect::<Result<_, _>>()
-            .map_err(|e| super::read_pool::store_error(&e))
+            // A column that does not decode means code and schema disagree: a bug, not an outage.
+            .map_err(|e| StoreError::Other(format!("decoding a contact row: {e}")))
     }
 
     fn read_pool_status(&self) -> Option<PoolStatus> {
