@@ -3,7 +3,6 @@
 \set p random(1, :properties)
 BEGIN;
 UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = now() WHERE tenant_id = 'default' AND id = 'bp' || :p RETURNING contact_set_revision \gset
-DELETE FROM property_contact_phones WHERE tenant_id = 'default' AND property_id = 'bp' || :p;
 DELETE FROM property_contacts WHERE tenant_id = 'default' AND property_id = 'bp' || :p;
 INSERT INTO property_contacts (tenant_id, property_id, position, profiles, is_general, person_name, person_gender, person_job_title, person_language, email, address_line, city_name, postal_code, country_code, address_language, state_prov_code) VALUES
   ('default', 'bp' || :p, 0, 'general', true, 'Sarah Jansen', 'female', 'General Manager', 'en-gb', 'sarah@hotel.example', 'Damrak 1', 'Amsterdam', '1012 LG', 'NL', 'nl', NULL),

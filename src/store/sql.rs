@@ -526,11 +526,7 @@ macro_rules! impl_sql_store {
                         Some((current,)) => ReplaceOutcome::RevisionMismatch { current },
                     });
                 };
-                sqlx::query("DELETE FROM property_contact_phones WHERE tenant_id = $1 AND property_id = $2")
-                    .bind(tenant)
-                    .bind(property_id)
-                    .execute(&mut *tx)
-                    .await?;
+                // The phones go with their contacts (ON DELETE CASCADE): one statement, not two.
                 sqlx::query("DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2")
                     .bind(tenant)
                     .bind(property_id)
