@@ -179,7 +179,8 @@ impl IntoResponse for ApiError {
         let ctx = request_context::current();
         match &self {
             ApiError::Internal(msg) => {
-                tracing::error!(request_id = %ctx.request_id, error = %msg, "internal error")
+                // The line's `request_id` comes from the request context (see `log_format`).
+                tracing::error!(error = %msg, "internal error")
             }
             ApiError::Validation(errors) => crate::observability::count_validation_failures(errors),
             _ => {}
