@@ -10,7 +10,7 @@ use crate::api::properties::valid_property_id;
 use crate::auth::generate_key;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::state::AppState;
-use crate::store::{PgStore, Scope, SqliteStore, Store};
+use crate::store::{PgPoolSizes, PgStore, Scope, SqliteStore, Store};
 
 /// Contact details of hotels and other properties, over HTTP.
 #[derive(Debug, Parser)]
@@ -61,12 +61,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = &cli.store;
     let url = settings.database_url.as_str();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PgStore::connect(
-            url,
-            settings.database_max_connections,
-            settings.database_read_connections,
-            settings.acquire_timeout(),
-        )?;
+        let sizes = PgPoolSizes {
+            max_connections: settings.database_max_connections,
+            read_connections: settings.database_read_connections,
+            write_connections: settings.database_write_connections,
+            acquire_timeout: settings.acquire_timeout(),
+        };
+        let store = PgStore::connect(url, sizes)?;
         run_on(store, cli).await
     } else if url.starts_with("sqlite:") {
         let store =

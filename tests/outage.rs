@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use property_contacts::auth::generate_key;
 use property_contacts::config::Limits;
 use property_contacts::state::AppState;
-use property_contacts::store::{PgStore, Scope, Store};
+use property_contacts::store::{PgPoolSizes, PgStore, Scope, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -136,7 +136,9 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
 
     let acquire_timeout = Duration::from_secs(1);
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let store = PgStore::connect(&url, 4, 4, acquire_timeout).unwrap();
+    let sizes =
+        PgPoolSizes { max_connections: 4, read_connections: 4, write_connections: 4, acquire_timeout };
+    let store = PgStore::connect(&url, sizes).unwrap();
     store.migrate().await.unwrap();
     let key = generate_key("t1", "outage", vec![Scope::Read, Scope::Write, Scope::Admin]);
     store.create_key(key.record).await.unwrap();

@@ -13,6 +13,7 @@ pub mod crm;
 mod crm_sql;
 pub mod customers;
 mod customers_sql;
+mod pg_replace;
 mod postgres;
 mod read_pool;
 mod sql;
@@ -20,7 +21,7 @@ mod sqlite;
 
 pub use crm::CrmStore;
 pub use customers::CustomerStore;
-pub use postgres::PgStore;
+pub use postgres::{PgPoolSizes, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Errors a store reports; handlers map them to HTTP answers.
@@ -73,6 +74,11 @@ const KNOWN_CONSTRAINTS: &[(&str, &str)] = &[(
     CHANNEL_LISTING_TAKEN,
     "property_channel_mappings.tenant_id, property_channel_mappings.channel, property_channel_mappings.channel_property_id",
 )];
+
+/// The [`KNOWN_CONSTRAINTS`] entry named `name` (Postgres names the constraint it enforced).
+pub(crate) fn known_constraint_name(name: &str) -> Option<&'static str> {
+    KNOWN_CONSTRAINTS.iter().map(|(known, _)| *known).find(|known| *known == name)
+}
 
 fn known_constraint(db: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
     KNOWN_CONSTRAINTS
@@ -209,7 +215,8 @@ pub struct ContactSetRevision {
 /// Connection-pool occupancy, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
-    /// `main` (every transaction), or `read` (Postgres: the hot one-statement reads).
+    /// `main` (every transaction), or on Postgres `read` (the contact-set reads) and `write` (the
+    /// contact-set replaces).
     pub name: &'static str,
     pub size: u32,
     pub idle: u32,

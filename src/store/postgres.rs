@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
@@ -9,29 +10,37 @@ use super::read_pool::{ReadPool, IDLE_BEFORE_PING};
 use super::sql::{impl_sql_store, Columns};
 use super::{PoolStatus, StoreError};
 
-/// Store backed by a Postgres pool for transactions and multiplexed connections for the hot read.
+/// How many connections each of the store's pools may hold, and how long a request waits for one.
+#[derive(Debug, Clone, Copy)]
+pub struct PgPoolSizes {
+    /// The sqlx pool: every transaction but the contact-set replace.
+    pub max_connections: u32,
+    /// Shared by the contact-set GETs, their reads pipelined (see `read_pool.rs`).
+    pub read_connections: u32,
+    /// One per contact-set replace in flight (see `pg_replace.rs`).
+    pub write_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+/// Store backed by a Postgres pool for transactions and tokio-postgres connections for the two hot
+/// paths: the contact-set read (multiplexed) and the contact-set replace (pipelined).
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     reads: ReadPool,
+    writes: Pool,
 }
 
 impl PgStore {
     /// Connects lazily: the service starts (and `/livez` answers) even while Postgres is down, and a
-    /// request fails within `acquire_timeout` instead of hanging. `read_connections` is the number of
-    /// connections the contact-set GET shares (see `read_pool.rs`).
-    pub fn connect(
-        url: &str,
-        max_connections: u32,
-        read_connections: u32,
-        acquire_timeout: Duration,
-    ) -> Result<Self, StoreError> {
+    /// request fails within `acquire_timeout` instead of hanging.
+    pub fn connect(url: &str, sizes: PgPoolSizes) -> Result<Self, StoreError> {
         let options: PgConnectOptions =
             url.parse().map_err(|e: sqlx::Error| StoreError::Other(format!("invalid DATABASE_URL: {e}")))?;
         let options = options.application_name("property-contacts");
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(acquire_timeout)
+            .max_connections(sizes.max_connections)
+            .acquire_timeout(sizes.acquire_timeout)
             // sqlx already pings every connection when it is released, so under load a fresh
             // acquire needs no second ping (one round trip per request saved). A connection that sat
             // idle for a while is still checked: the server may have restarted meanwhile.
@@ -45,22 +54,21 @@ impl PgStore {
                 })
             })
             .connect_lazy_with(options.clone());
-        let password = url_password(url);
-        let reads = ReadPool::new(&options, password.as_deref(), read_connections as usize, acquire_timeout);
-        Ok(PgStore { pool, reads })
+        let config = client_config(&options, url_password(url).as_deref(), sizes.acquire_timeout);
+        let reads = ReadPool::new(config.clone(), sizes.read_connections as usize, sizes.acquire_timeout);
+        let writes = write_pool(config, sizes.write_connections as usize, sizes.acquire_timeout)?;
+        Ok(PgStore { pool, reads, writes })
     }
 
-    /// Wraps an existing pool (tests point it at a private schema); the reads connect with the same
-    /// options (and `PGPASSWORD`, the pool's password not being readable) over two connections.
+    /// Wraps an existing pool (tests point it at a private schema); the tokio-postgres connections
+    /// use the same options (and `PGPASSWORD`, the pool's password not being readable), two each.
     pub fn from_pool(pool: PgPool) -> Self {
         let password = std::env::var("PGPASSWORD").ok();
-        let reads = ReadPool::new(
-            &pool.connect_options(),
-            password.as_deref(),
-            2,
-            pool.options().get_acquire_timeout(),
-        );
-        PgStore { pool, reads }
+        let acquire_timeout = pool.options().get_acquire_timeout();
+        let config = client_config(&pool.connect_options(), password.as_deref(), acquire_timeout);
+        let reads = ReadPool::new(config.clone(), 2, acquire_timeout);
+        let writes = write_pool(config, 2, acquire_timeout).expect("a pool of two connections builds");
+        PgStore { pool, reads, writes }
     }
 
     async fn run_migrations(&self) -> Result<(), StoreError> {
@@ -79,13 +87,92 @@ impl PgStore {
             .map_err(|e| StoreError::Other(format!("decoding a contact row: {e}")))
     }
 
-    fn read_pool_status(&self) -> Option<PoolStatus> {
-        Some(self.reads.status())
+    async fn replace_set(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        set: &ContactSet,
+        expected_revision: Option<i64>,
+        author: &str,
+    ) -> StoreResult<ReplaceOutcome> {
+        let client =
+            self.writes.get().await.map_err(|e| StoreError::Unavailable(format!("write connection: {e}")))?;
+        super::pg_replace::replace(&client, tenant, property_id, set, expected_revision, author).await
     }
 
-    fn close_read_pool(&self) {
-        self.reads.close();
+    fn client_pool_status(&self) -> Vec<PoolStatus> {
+        let writes = self.writes.status();
+        let write = PoolStatus {
+            name: "write",
+            size: u32::try_from(writes.size).unwrap_or(u32::MAX),
+            idle: u32::try_from(writes.available).unwrap_or(u32::MAX),
+            max: u32::try_from(writes.max_size).unwrap_or(u32::MAX),
+        };
+        vec![self.reads.status(), write]
     }
+
+    fn close_client_pools(&self) {
+        self.reads.close();
+        self.writes.close();
+    }
+}
+
+/// The tokio-postgres settings matching the sqlx pool's `options` (host, port or socket, user,
+/// database, application name and `options`, which carry a test's `search_path`); `password` comes
+/// separately, as sqlx does not hand it back. `timeout` bounds a connect.
+fn client_config(
+    options: &PgConnectOptions,
+    password: Option<&str>,
+    timeout: Duration,
+) -> tokio_postgres::Config {
+    let mut config = tokio_postgres::Config::new();
+    match options.get_socket() {
+        Some(dir) => config.host_path(dir),
+        None => config.host(options.get_host()),
+    };
+    config
+        .port(options.get_port())
+        .user(options.get_username())
+        .dbname(options.get_database().unwrap_or(options.get_username()))
+        .connect_timeout(timeout);
+    if let Some(name) = options.get_application_name() {
+        config.application_name(name);
+    }
+    if let Some(opts) = options.get_options() {
+        config.options(opts);
+    }
+    if let Some(password) = password {
+        config.password(password);
+    }
+    config
+}
+
+/// The contact-set replace's connections: one per replace in flight, each with its prepared
+/// statements. Checked only for being open when handed out (no round trip), unless idle for
+/// [`IDLE_BEFORE_PING`]: then pinged, as the other pools' connections are.
+fn write_pool(config: tokio_postgres::Config, size: usize, timeout: Duration) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .pre_recycle(deadpool_postgres::Hook::async_fn(|client, metrics| {
+            Box::pin(async move {
+                // `last_used` counts from the last hand-out, so this may ping a little early, never late.
+                if metrics.last_used() < IDLE_BEFORE_PING {
+                    return Ok(());
+                }
+                client.simple_query("").await.map(drop).map_err(deadpool_postgres::HookError::Backend)
+            })
+        }))
+        .build()
+        .map_err(|e| StoreError::Other(format!("write pool: {e}")))
 }
 
 /// The URL's password, percent-decoded, else `PGPASSWORD` (as sqlx reads them).
@@ -94,6 +181,23 @@ fn url_password(url: &str) -> Option<String> {
         u.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
     });
     from_url.or_else(|| std::env::var("PGPASSWORD").ok())
+}
+
+/// The store's view of a tokio-postgres error: the session ending (SQLSTATE classes 57 and 08, a
+/// closed connection, I/O) is Unavailable (503); a known constraint is a Conflict; anything else (an
+/// error in a statement, a parameter that does not encode) is a bug or a broken database (500).
+pub(super) fn client_error(e: &tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) if super::session_ending_code(db.code().code()) => StoreError::Unavailable(db.to_string()),
+        Some(db) => match db.constraint().and_then(super::known_constraint_name) {
+            Some(name) => StoreError::Conflict(name),
+            None => StoreError::Other(db.to_string()),
+        },
+        None if e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()) => {
+            StoreError::Unavailable(format!("database connection: {e}"))
+        }
+        None => StoreError::Other(e.to_string()),
+    }
 }
 
 impl Columns for tokio_postgres::Row {

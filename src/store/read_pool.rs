@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgConnectOptions;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
+use super::postgres::client_error;
 use super::sql::CONTACT_SET_SELECT;
 use super::{PoolStatus, StoreError};
 
@@ -58,34 +58,8 @@ struct Session {
 }
 
 impl ReadPool {
-    /// Opens nothing yet. `options` are the main pool's (host, port or socket, user, database,
-    /// application name and `options`, which carry a test's `search_path`); `password` comes from
-    /// the URL, as sqlx does not hand it back. `timeout` bounds a connect and a ping.
-    pub(super) fn new(
-        options: &PgConnectOptions,
-        password: Option<&str>,
-        size: usize,
-        timeout: Duration,
-    ) -> Self {
-        let mut config = tokio_postgres::Config::new();
-        match options.get_socket() {
-            Some(dir) => config.host_path(dir),
-            None => config.host(options.get_host()),
-        };
-        config
-            .port(options.get_port())
-            .user(options.get_username())
-            .dbname(options.get_database().unwrap_or(options.get_username()))
-            .connect_timeout(timeout);
-        if let Some(name) = options.get_application_name() {
-            config.application_name(name);
-        }
-        if let Some(opts) = options.get_options() {
-            config.options(opts);
-        }
-        if let Some(password) = password {
-            config.password(password);
-        }
+    /// Opens nothing yet. `timeout` bounds a connect and a ping.
+    pub(super) fn new(config: tokio_postgres::Config, size: usize, timeout: Duration) -> Self {
         let slots = (0..size.max(1)).map(|_| Slot::default()).collect();
         ReadPool(Arc::new(Slots { config, timeout, slots, next: AtomicUsize::new(0) }))
     }
@@ -100,7 +74,7 @@ impl ReadPool {
         let _in_flight = InFlight::new(&session);
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&tenant, &property_id];
         session.client.query(&session.select, &params).await.map_err(|e| {
-            let error = store_error(&e);
+            let error = client_error(&e);
             if matches!(error, StoreError::Unavailable(_)) {
                 slot.forget(&session);
             }
@@ -166,7 +140,7 @@ impl Slots {
                 last_used_ms: AtomicU32::new(0),
                 in_flight: AtomicU32::new(0),
             }),
-            Ok(Err(e)) => Err(match store_error(&e) {
+            Ok(Err(e)) => Err(match client_error(&e) {
                 StoreError::Other(m) => StoreError::Unavailable(m),
                 other => other,
             }),
@@ -230,16 +204,5 @@ impl Session {
         let alive = matches!(tokio::time::timeout(timeout, self.client.simple_query("")).await, Ok(Ok(_)));
         self.touch();
         alive
-    }
-}
-
-/// The store's view of a tokio-postgres error: the session ending (SQLSTATE classes 57 and 08, or no
-/// server error at all: I/O, closed connection, protocol) is Unavailable (503); an error in the
-/// statement is a bug or a broken database (500).
-fn store_error(e: &tokio_postgres::Error) -> StoreError {
-    match e.as_db_error() {
-        Some(db) if super::session_ending_code(db.code().code()) => StoreError::Unavailable(db.to_string()),
-        Some(db) => StoreError::Other(db.to_string()),
-        None => StoreError::Unavailable(format!("read connection: {e}")),
     }
 }

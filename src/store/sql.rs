@@ -2,9 +2,11 @@
 //! `ON CONFLICT`, `RETURNING`); what differs is passed in: the statement that opens a write
 //! transaction (SQLite must take its write lock up front with `BEGIN IMMEDIATE`, or two writers
 //! deadlock on the upgrade) and the row-lock suffix (`FOR UPDATE`, which SQLite does not have and does
-//! not need once the write lock is held). Each backend also provides `contact_rows()`, the hot read
-//! of [`CONTACT_SET_SELECT`] (Postgres: its own multiplexed connections, see `read_pool.rs`; SQLite:
-//! the main pool), decoded with [`ContactRow::decode`].
+//! not need once the write lock is held). Each backend also provides the two hot paths of its own:
+//! `contact_rows()`, the read of [`CONTACT_SET_SELECT`] decoded with [`ContactRow::decode`]
+//! (Postgres: multiplexed connections, see `read_pool.rs`; SQLite: the main pool), and
+//! `replace_set()`, the contact-set replace (Postgres: one pipelined round trip, see
+//! `pg_replace.rs`; SQLite: statement by statement in `sqlite.rs`).
 //!
 //! The shared code is a macro rather than a function generic over `sqlx::Database` because the
 //! generic version needs a where-clause per bound and decoded type on every function; the macro
@@ -263,20 +265,20 @@ pub(super) struct RevisionSnapshotRow {
     pub(super) contacts: sqlx::types::Json<Vec<Contact>>,
 }
 
-/// Implements [`super::Store`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field and an
-/// inherent `run_migrations`).
+/// Implements [`super::Store`] for `$store`: a struct with a `pool: sqlx::Pool<$db>` field and the
+/// inherent methods where the backends differ (`run_migrations`, `contact_rows`, `replace_set`,
+/// `client_pool_status`, `close_client_pools`).
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty, begin_write = $begin:literal) => {
-        use $crate::domain::contact_set::{Contact, ContactSet, ProfileType};
+        use $crate::domain::contact_set::ContactSet;
         use $crate::store::sql::{
-            assemble_contact_set, assemble_properties, profiles_column, property_select, scopes_column,
-            ContactRow, KeyRow, PropertyRow, RevisionRow, RevisionSnapshotRow,
+            assemble_contact_set, assemble_properties, property_select, scopes_column, ContactRow, KeyRow,
+            PropertyRow, RevisionRow, RevisionSnapshotRow,
         };
         use $crate::store::{
             ApiKey, ContactSetRevision, NewApiKey, Property, PropertyChanges, ReplaceOutcome,
             RevisionSummary, Store, StoreResult, StoredContactSet, Written,
         };
-        use sqlx::types::Json;
 
         type Conn = <$db as sqlx::Database>::Connection;
 
@@ -312,11 +314,11 @@ macro_rules! impl_sql_store {
                     idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
                     max: self.pool.options().get_max_connections(),
                 };
-                std::iter::once(main).chain(self.read_pool_status()).collect()
+                std::iter::once(main).chain(self.client_pool_status()).collect()
             }
 
             async fn close(&self) {
-                self.close_read_pool();
+                self.close_client_pools();
                 self.pool.close().await
             }
 
@@ -495,103 +497,7 @@ macro_rules! impl_sql_store {
                 expected_revision: Option<i64>,
                 author: &str,
             ) -> StoreResult<ReplaceOutcome> {
-                let now = chrono::Utc::now();
-                let mut tx = self.begin_write().await?;
-                // Bumping the revision takes the property's row lock, so concurrent replaces of
-                // one property serialise here, and the If-Match check is part of the same statement.
-                let bumped: Option<(i64,)> = sqlx::query_as(
-                    "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3 \
-                     WHERE tenant_id = $1 AND id = $2 AND ($4 IS NULL OR contact_set_revision = $4) \
-                     RETURNING contact_set_revision",
-                )
-                .bind(tenant)
-                .bind(property_id)
-                .bind(now)
-                .bind(expected_revision)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((revision,)) = bumped else {
-                    let current: Option<(i64,)> = sqlx::query_as(
-                        "SELECT contact_set_revision FROM properties WHERE tenant_id = $1 AND id = $2",
-                    )
-                    .bind(tenant)
-                    .bind(property_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    // A dropped transaction only queues its ROLLBACK; end it now so the row lock
-                    // is not held until the connection's next use.
-                    tx.rollback().await?;
-                    return Ok(match current {
-                        None => ReplaceOutcome::PropertyNotFound,
-                        Some((current,)) => ReplaceOutcome::RevisionMismatch { current },
-                    });
-                };
-                // The phones go with their contacts (ON DELETE CASCADE): one statement, not two.
-                sqlx::query("DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2")
-                    .bind(tenant)
-                    .bind(property_id)
-                    .execute(&mut *tx)
-                    .await?;
-                if !set.contacts.is_empty() {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO property_contacts (tenant_id, property_id, position, profiles, \
-                         is_general, person_name, person_gender, person_job_title, person_language, email, \
-                         address_line, city_name, postal_code, country_code, address_language, state_prov_code) ",
-                    );
-                    insert.push_values(set.contacts.iter().enumerate(), |mut row, (i, c): (usize, &Contact)| {
-                        let a = c.address.as_ref();
-                        row.push_bind(tenant)
-                            .push_bind(property_id)
-                            .push_bind(i as i32)
-                            .push_bind(profiles_column(&c.profiles))
-                            .push_bind(c.profiles.contains(&ProfileType::General))
-                            .push_bind(c.person.name.as_str())
-                            .push_bind(c.person.gender.map(|g| g.as_str()))
-                            .push_bind(c.person.job_title.as_str())
-                            .push_bind(c.person.language_code.as_str())
-                            .push_bind(c.email.as_str())
-                            .push_bind(a.map(|a| a.address_line.as_str()))
-                            .push_bind(a.map(|a| a.city_name.as_str()))
-                            .push_bind(a.map(|a| a.postal_code.as_str()))
-                            .push_bind(a.map(|a| a.country_code.as_str()))
-                            .push_bind(a.map(|a| a.language_code.as_str()))
-                            .push_bind(a.and_then(|a| a.state_prov_code.as_deref()));
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                    let phones = set.contacts.iter().enumerate().flat_map(|(i, c)| {
-                        c.phones.iter().enumerate().map(move |(j, p)| (i, j, p))
-                    });
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO property_contact_phones (tenant_id, property_id, contact_position, \
-                         position, phone_number, tech_type, extension) ",
-                    );
-                    insert.push_values(phones, |mut row, (i, j, p)| {
-                        row.push_bind(tenant)
-                            .push_bind(property_id)
-                            .push_bind(i as i32)
-                            .push_bind(j as i32)
-                            .push_bind(p.phone_number.as_str())
-                            .push_bind(i32::from(p.tech_type.code()))
-                            .push_bind(p.extension.as_deref());
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
-                sqlx::query(
-                    "INSERT INTO contact_set_revisions \
-                     (tenant_id, property_id, revision, created_at, created_by, contact_count, contacts) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(tenant)
-                .bind(property_id)
-                .bind(revision)
-                .bind(now)
-                .bind(author)
-                .bind(set.contacts.len() as i32)
-                .bind(Json(&set.contacts))
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(ReplaceOutcome::Replaced { revision })
+                self.replace_set(tenant, property_id, set, expected_revision, author).await
             }
 
             async fn get_contact_set(

@@ -182,6 +182,9 @@ impl Drop for PgSchema {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
                 if let Ok(pool) = PgPoolOptions::new().max_connections(1).connect(&url).await {
+                    // A failed test may leave a session holding locks in the schema: give up on the
+                    // clean-up rather than hang behind it.
+                    let _ = sqlx::query("SET lock_timeout = '5s'").execute(&pool).await;
                     let _ =
                         sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&pool).await;
                     pool.close().await;

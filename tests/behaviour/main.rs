@@ -16,3 +16,4 @@ mod properties;
 mod read_pool;
 mod revisions;
 mod su;
+mod write_pool;
