@@ -63,28 +63,43 @@ run_wrk() { # op conc
 }
 
 # pgbench with per-transaction logs: "tps p50_ms p99_ms".
-run_pgbench() { # op conc
+run_pgbench() { # name conc script
   local threads=$(( $2 < 2 ? 1 : 2 ))
   local dir="$OUT/pgbench-$1-$2"
   rm -rf "$dir" && mkdir -p "$dir"
   (cd "$dir" && pgbench -n -M prepared -c "$2" -j "$threads" -T "$DURATION" -l \
       -D properties="$PROPERTIES" -D contacts_json="$CONTACTS_JSON" \
-      -f "$OLDPWD/bench/raw_$1.sql" "$PGBENCH_URL" >summary.txt 2>&1) || { cat "$dir/summary.txt" >&2; exit 1; }
+      -f "$3" "$PGBENCH_URL" >summary.txt 2>&1) || { cat "$dir/summary.txt" >&2; exit 1; }
   local tps
   tps=$(awk '/^tps/ { print $3; exit }' "$dir/summary.txt")
   cat "$dir"/pgbench_log.* | awk '{ print $3 }' | sort -n | awk -v tps="$tps" '
     { v[NR] = $1 } END { printf "%.0f %.2f %.2f\n", tps, v[int(NR*0.50)]/1000, v[int(NR*0.99)]/1000 }'
 }
 
+# The service sends a PUT's statements pipelined (one round trip); pgbench sends one statement per
+# round trip unless told otherwise. "put*" rows run the same statements pipelined by pgbench too.
+awk '/^BEGIN;/ { print "\\startpipeline" } { print } /^COMMIT;/ { print "\\endpipeline" }' \
+  bench/raw_put.sql >"$OUT/raw_put_pipelined.sql"
+
+row() { # op conc svc(3) sql(3)
+  local ratio
+  ratio=$(awk -v a="$3" -v b="$6" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  printf '%-4s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$ratio"
+}
+
 printf '\n%-4s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' op conc "svc req/s" "p50 ms" "p99 ms" "sql tx/s" "p50 ms" "p99 ms" ratio
 for op in ${OPS:-put get}; do
   for c in $CONCURRENCY; do
     read -r s_rps s_p50 s_p99 < <(run_wrk "$op" "$c")
-    read -r r_rps r_p50 r_p99 < <(run_pgbench "$op" "$c")
-    ratio=$(awk -v a="$s_rps" -v b="$r_rps" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-    printf '%-4s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' "$op" "$c" "$s_rps" "$s_p50" "$s_p99" "$r_rps" "$r_p50" "$r_p99" "$ratio"
+    read -r r_rps r_p50 r_p99 < <(run_pgbench "$op" "$c" "$PWD/bench/raw_$op.sql")
+    row "$op" "$c" "$s_rps" "$s_p50" "$s_p99" "$r_rps" "$r_p50" "$r_p99"
+    if [ "$op" = put ]; then
+      read -r r_rps r_p50 r_p99 < <(run_pgbench put-pipelined "$c" "$PWD/$OUT/raw_put_pipelined.sql")
+      row "put*" "$c" "$s_rps" "$s_p50" "$s_p99" "$r_rps" "$r_p50" "$r_p99"
+    fi
   done
 done
 echo
 echo "ratio = service requests/s / raw SQL transactions/s, same database, same run. Logs: $OUT/"
+echo "put* = the same PUT statements pipelined by pgbench (\\startpipeline), as the service sends them."
 psql -q "$SERVER_URL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" 2>/dev/null || true

@@ -1,7 +1,10 @@
 //! Storage: one coarse trait with a method per use case, implemented once per backend.
 //!
-//! Both backends share their SQL (see [`sql`]); they differ in connection set-up, migrations and how a
-//! write transaction takes its lock. sqlx types never cross this boundary.
+//! Both backends share their SQL (see [`sql`]); they differ in connection set-up, migrations, how a
+//! write transaction takes its lock, and the two hot paths of the contact set: on Postgres its read
+//! and its replace run on tokio-postgres connections of their own (`read_pool.rs`, pipelined reads;
+//! `pg_replace.rs`, a replace in one round trip). sqlx and tokio-postgres types never cross this
+//! boundary.
 
 use std::future::Future;
 

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use deadpool_postgres::ClientWrapper;
-use futures_util::future::maybe_done;
+use futures_util::future::{join_all, maybe_done};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::Row;
@@ -62,6 +62,9 @@ const INSERT_PHONES: &str = "INSERT INTO property_contact_phones (tenant_id, pro
        contact_position, position, phone_number, tech_type, extension) \
      SELECT $1::text, $2::text, p.* FROM unnest($3::int4[], $4::int4[], $5::text[], $6::int4[], \
        $7::text[]) AS p";
+
+/// Where [`BUMP_AND_RECORD`] is in the pipeline.
+const BUMP_STEP: usize = 1;
 
 const COMMIT: &str = "COMMIT";
 const ROLLBACK: &str = "ROLLBACK";
@@ -116,27 +119,14 @@ pub(super) async fn replace(
     .await;
     let all_sent = !pipeline.iter_mut().any(|step| matches!(Pin::new(step).output_mut(), Some(Err(_))));
     pipeline.push(maybe_done(Box::pin(client.query(if all_sent { &commit } else { &rollback }, &[]))));
-    poll_fn(|cx| {
-        let mut done = true;
-        for step in &mut pipeline {
-            done &= Pin::new(step).poll(cx).is_ready();
-        }
-        if done {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
+    join_all(pipeline.iter_mut()).await;
 
-    let mut results =
-        pipeline.iter_mut().map(|step| Pin::new(step).take_output().expect("every step finished"));
     let mut revision = None;
-    for (i, result) in results.by_ref().enumerate() {
-        match result {
-            Ok(rows) if i == 1 => revision = Some(bumped_revision(&rows)?),
+    for (i, step) in pipeline.iter_mut().enumerate() {
+        match Pin::new(step).take_output().expect("every step finished") {
+            Ok(rows) if i == BUMP_STEP => revision = Some(bumped_revision(&rows)?),
             Ok(_) => {}
-            Err(e) if i == 1 && not_bumped(&e) => {
+            Err(e) if i == BUMP_STEP && not_bumped(&e) => {
                 return current_outcome(client, tenant, property_id, expected_revision).await;
             }
             // The first error is the cause; the statements after it only report the aborted transaction.
