@@ -33,7 +33,12 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS)
             .expect("static buckets are valid");
         match builder.install_recorder() {
-            Ok(handle) => handle,
+            Ok(handle) => {
+                // Counters that may stay at zero for the process's life are registered up front, so
+                // a dashboard or alert finds the series before the first event.
+                metrics::counter!("log_lines_dropped_total").increment(0);
+                handle
+            }
             // Another recorder is already global (an embedding program's): keep ours local.
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
         }

@@ -87,6 +87,12 @@ async fn metrics_count_requests_by_route(app: TestApp) {
     assert!(text.contains(r#"route="/api/v1/properties/{property_id}""#), "matched route label: {text}");
     assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
     assert!(text.contains("db_pool_connections"), "{text}");
+    assert!(text.contains("log_lines_dropped_total"), "present before any line is dropped: {text}");
+    if matches!(app.backend, crate::common::Backend::Postgres(_)) {
+        for pool in ["main", "read", "write"] {
+            assert!(text.contains(&format!(r#"pool="{pool}""#)), "{pool} pool: {text}");
+        }
+    }
 }
 
 async fn docs_page_is_served_locally(app: TestApp) {
