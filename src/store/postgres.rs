@@ -162,13 +162,17 @@ fn write_pool(config: tokio_postgres::Config, size: usize, timeout: Duration) ->
         .wait_timeout(Some(timeout))
         .create_timeout(Some(timeout))
         .recycle_timeout(Some(timeout))
-        .pre_recycle(deadpool_postgres::Hook::async_fn(|client, metrics| {
+        .pre_recycle(deadpool_postgres::Hook::async_fn(move |client, metrics| {
             Box::pin(async move {
                 // `last_used` counts from the last hand-out, so this may ping a little early, never late.
                 if metrics.last_used() < IDLE_BEFORE_PING {
                     return Ok(());
                 }
-                client.simple_query("").await.map(drop).map_err(deadpool_postgres::HookError::Backend)
+                // deadpool's recycle timeout does not cover hooks: bound the ping here.
+                match tokio::time::timeout(timeout, client.simple_query("")).await {
+                    Ok(answer) => answer.map(drop).map_err(deadpool_postgres::HookError::Backend),
+                    Err(_) => Err(deadpool_postgres::HookError::message("ping timed out")),
+                }
             })
         }))
         .build()
