@@ -87,12 +87,18 @@ pub async fn authenticate<S: Store>(state: &AppState<S>, key: Option<&str>) -> R
     let hash = hash_key(key);
     let caller = match state.key_cache.get(&hash) {
         Some(caller) => caller,
-        None => {
-            let caller =
-                state.store.find_key(&hash).await?.map(Caller::from).ok_or(ApiError::Unauthorized)?;
-            state.key_cache.insert(hash, caller.clone());
-            caller
-        }
+        None if state.key_cache.is_rejected(&hash) => return Err(ApiError::Unauthorized),
+        None => match state.store.find_key(&hash).await? {
+            Some(key) => {
+                let caller = Caller::from(key);
+                state.key_cache.insert(hash, caller.clone());
+                caller
+            }
+            None => {
+                state.key_cache.reject(hash);
+                return Err(ApiError::Unauthorized);
+            }
+        },
     };
     if let Some(limiter) = &state.rate_limiter {
         limiter.check(&caller.key_id)?;

@@ -66,7 +66,7 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub limits: Limits,
-    /// How long an authenticated key is remembered, in milliseconds (0: look every request up).
+    /// How long a key lookup is remembered, found or not, in milliseconds (0: look every request up).
     /// A revoked key keeps working for at most this long.
     #[arg(long, env = "KEY_CACHE_TTL_MS", default_value_t = 5000)]
     pub key_cache_ttl_ms: u64,
