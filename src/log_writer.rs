@@ -127,7 +127,12 @@ impl<'a> MakeWriter<'a> for BatchWriter {
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        self.shared.closing.store(true, Ordering::Release);
+        {
+            // Set under the lock the writer holds from its check to its wait, so the wake-up
+            // cannot fall between the two and leave it sleeping out its period.
+            let _pending = self.shared.lock();
+            self.shared.closing.store(true, Ordering::Release);
+        }
         self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
