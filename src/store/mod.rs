@@ -277,7 +277,7 @@ pub trait Store: CrmStore + CustomerStore + Clone + Send + Sync + 'static {
         expected_revision: Option<i64>,
         author: &str,
     ) -> impl Future<Output = StoreResult<ReplaceOutcome>> + Send;
-    /// The current set (two queries); `None` when the property does not exist.
+    /// The current set, read in one statement; `None` when the property does not exist.
     fn get_contact_set(
         &self,
         tenant: &str,

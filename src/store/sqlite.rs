@@ -88,7 +88,7 @@ impl SqliteStore {
             .bind(property_id)
             .fetch_optional(&mut *tx)
             .await?;
-            // A dropped transaction only queues its ROLLBACK; end it now so the row lock
+            // A dropped transaction only queues its ROLLBACK; end it now so the write lock
             // is not held until the connection's next use.
             tx.rollback().await?;
             return Ok(match current {
