@@ -91,6 +91,8 @@ pub(super) async fn replace(
         prepare(INSERT_CONTACTS).await?,
         prepare(INSERT_PHONES).await?,
     ];
+    // Both ends are prepared before anything is sent: once the pipeline has started, nothing may wait
+    // before its end is sent (see the module comment on cancellation).
     let (commit, rollback) = (prepare(COMMIT).await?, prepare(ROLLBACK).await?);
 
     let contact_count = i32::try_from(set.contacts.len()).unwrap_or(i32::MAX);
