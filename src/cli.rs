@@ -10,7 +10,8 @@ use crate::api::properties::valid_property_id;
 use crate::auth::generate_key;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::state::AppState;
-use crate::store::{PgPoolSizes, PgStore, Scope, SqliteStore, Store};
+use crate::store::prelude::*;
+use crate::store::{PgPoolSizes, PgStore, Scope, SqliteStore};
 
 /// Contact details of hotels and other properties, over HTTP.
 #[derive(Debug, Parser)]

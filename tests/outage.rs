@@ -18,7 +18,8 @@ use http_body_util::BodyExt;
 use property_contacts::auth::generate_key;
 use property_contacts::config::Limits;
 use property_contacts::state::AppState;
-use property_contacts::store::{PgPoolSizes, PgStore, Scope, Store};
+use property_contacts::store::prelude::*;
+use property_contacts::store::{PgPoolSizes, PgStore, Scope};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

@@ -1,4 +1,11 @@
 //! Embedded SQLite, the zero-setup default: one file, WAL mode, created on first start.
+//!
+//! Writers are serialised in the process, not by SQLite: every write transaction runs on the one
+//! connection of the writer pool, and requests queue for it in order (sqlx's pool semaphore). With
+//! several connections each taking the file's write lock (`BEGIN IMMEDIATE`), a writer that finds
+//! it taken sleeps in SQLite's busy handler and retries, so under load some writers waited hundreds
+//! of milliseconds while others went ahead. Readers use their own pool; in WAL mode they never wait
+//! for the writer.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -7,19 +14,26 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use super::sql::{impl_sql_store, profiles_column, Columns, CONTACT_SET_SELECT};
-use super::{PoolStatus, StoreError};
-use crate::domain::contact_set::{Contact, ProfileType};
+use super::backend::{Backend, PoolStatus, SqlStore};
+use super::contact_sets::rows::{profiles_column, Columns, ContactRow, CONTACT_SET_SELECT};
+use super::contact_sets::{ContactSetPaths, ReplaceOutcome};
+use super::error::{StoreError, StoreResult};
+use crate::domain::contact_set::{Contact, ContactSet, ProfileType};
 
-/// Store backed by an SQLite file.
+/// The embedded store.
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
+/// An SQLite file: a pool of readers and one writer.
 #[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct SqliteBackend {
+    reads: SqlitePool,
+    writer: SqlitePool,
 }
 
-impl SqliteStore {
+impl SqlStore<SqliteBackend> {
+    /// Opens (creating if missing) the file; `max_connections` readers.
     pub async fn connect(
         url: &str,
         max_connections: u32,
@@ -33,26 +47,75 @@ impl SqliteStore {
             // on power loss; the usual choice for an embedded service store.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Only another process writing the same file makes SQLite wait for its lock now.
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options.clone())
+            .await?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
             .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqlStore::new(SqliteBackend { reads, writer }))
+    }
+}
+
+impl SqliteBackend {
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        // Still IMMEDIATE: another process may share the file, and a deferred transaction that
+        // upgrades to a writer later could deadlock with it.
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn status(name: &'static str, pool: &SqlitePool) -> PoolStatus {
+    PoolStatus {
+        name,
+        size: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
+impl Backend for SqliteBackend {
+    type Db = Sqlite;
+
+    fn pool(&self) -> &SqlitePool {
+        &self.reads
     }
 
-    async fn run_migrations(&self) -> Result<(), StoreError> {
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        SqliteBackend::begin_write(self).await
+    }
+
+    async fn begin_read(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.reads.begin_with("BEGIN").await?)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
+            .run(&self.writer)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }
 
-    /// SQLite has no network round trip to save: the hot read uses the main pool.
-    async fn contact_rows(&self, tenant: &str, property_id: &str) -> Result<Vec<ContactRow>, StoreError> {
+    fn pool_status(&self) -> Vec<PoolStatus> {
+        vec![status("main", &self.reads), status("write", &self.writer)]
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+        self.reads.close().await;
+    }
+}
+
+impl ContactSetPaths for SqliteBackend {
+    async fn contact_rows(&self, tenant: &str, property_id: &str) -> StoreResult<Vec<ContactRow>> {
         let rows =
-            sqlx::query(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(&self.pool).await?;
+            sqlx::query(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(&self.reads).await?;
         Ok(rows.iter().map(ContactRow::decode).collect::<Result<_, _>>()?)
     }
 
@@ -165,12 +228,6 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(ReplaceOutcome::Replaced { revision })
     }
-
-    fn client_pool_status(&self) -> Vec<PoolStatus> {
-        Vec::new()
-    }
-
-    fn close_client_pools(&self) {}
 }
 
 impl Columns for SqliteRow {
@@ -186,13 +243,3 @@ impl Columns for SqliteRow {
         self.try_get(i)
     }
 }
-
-impl_sql_store!(SqliteStore, sqlx::Sqlite, begin_write = "BEGIN IMMEDIATE");
-super::crm_sql::impl_crm_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    lock_row = "",
-    begin_read = "BEGIN",
-    explain = "EXPLAIN QUERY PLAN"
-);
-super::customers_sql::impl_customer_store!(SqliteStore, sqlx::Sqlite);

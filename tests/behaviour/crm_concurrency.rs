@@ -9,7 +9,8 @@ use property_contacts::auth::generate_key;
 use property_contacts::config::Limits;
 use property_contacts::domain::crm::ListContactsQuery;
 use property_contacts::state::AppState;
-use property_contacts::store::{PgStore, Scope, Store};
+use property_contacts::store::prelude::*;
+use property_contacts::store::{PgStore, Scope};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use property_contacts::store::{PgStore, Store};
+use property_contacts::store::prelude::*;
+use property_contacts::store::PgStore;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::common::PgSchema;

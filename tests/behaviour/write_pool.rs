@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use property_contacts::auth::generate_key;
 use property_contacts::domain::contact_set::ContactSet;
-use property_contacts::store::{PgStore, PropertyChanges, ReplaceOutcome, Scope, Store};
+use property_contacts::store::prelude::*;
+use property_contacts::store::{PgStore, PropertyChanges, ReplaceOutcome, Scope};
 use property_contacts::validation::ParseOptions;
 use sqlx::postgres::PgPoolOptions;
 

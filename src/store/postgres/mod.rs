@@ -1,4 +1,5 @@
-//! PostgreSQL, the production store.
+//! PostgreSQL, the production store: sqlx for the repositories, tokio-postgres for the contact
+//! set's two hot paths (see `store/mod.rs` for which query goes where).
 
 use std::time::Duration;
 
@@ -6,9 +7,23 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
-use super::read_pool::{ReadPool, IDLE_BEFORE_PING};
-use super::sql::{impl_sql_store, Columns};
-use super::{PoolStatus, StoreError};
+use sqlx::{Postgres, Transaction};
+
+use super::backend::{Backend, PoolStatus, SqlStore};
+use super::contact_sets::rows::ContactRow;
+use super::contact_sets::{ContactSetPaths, ReplaceOutcome};
+use super::error::{StoreError, StoreResult};
+use crate::domain::contact_set::ContactSet;
+
+mod client;
+mod read_pool;
+mod replace;
+
+use client::{client_config, url_password, IDLE_BEFORE_PING};
+use read_pool::ReadPool;
+
+/// The production store.
+pub type PgStore = SqlStore<PgBackend>;
 
 /// How many connections each of the store's pools may hold, and how long a request waits for one.
 #[derive(Debug, Clone, Copy)]
@@ -25,13 +40,13 @@ pub struct PgPoolSizes {
 /// Store backed by a Postgres pool for transactions and tokio-postgres connections for the two hot
 /// paths: the contact-set read (multiplexed) and the contact-set replace (pipelined).
 #[derive(Clone)]
-pub struct PgStore {
+pub struct PgBackend {
     pool: PgPool,
     reads: ReadPool,
     writes: Pool,
 }
 
-impl PgStore {
+impl SqlStore<PgBackend> {
     /// Connects lazily: the service starts (and `/livez` answers) even while Postgres is down, and a
     /// request fails within `acquire_timeout` instead of hanging.
     pub fn connect(url: &str, sizes: PgPoolSizes) -> Result<Self, StoreError> {
@@ -57,7 +72,7 @@ impl PgStore {
         let config = client_config(&options, url_password(url).as_deref(), sizes.acquire_timeout);
         let reads = ReadPool::new(config.clone(), sizes.read_connections as usize, sizes.acquire_timeout);
         let writes = write_pool(config, sizes.write_connections as usize, sizes.acquire_timeout)?;
-        Ok(PgStore { pool, reads, writes })
+        Ok(SqlStore::new(PgBackend { pool, reads, writes }))
     }
 
     /// Wraps an existing pool (tests point it at a private schema); the tokio-postgres connections
@@ -68,17 +83,58 @@ impl PgStore {
         let config = client_config(&pool.connect_options(), password.as_deref(), acquire_timeout);
         let reads = ReadPool::new(config.clone(), 2, acquire_timeout);
         let writes = write_pool(config, 2, acquire_timeout).expect("a pool of two connections builds");
-        PgStore { pool, reads, writes }
+        SqlStore::new(PgBackend { pool, reads, writes })
+    }
+}
+
+impl Backend for PgBackend {
+    type Db = Postgres;
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
-    async fn run_migrations(&self) -> Result<(), StoreError> {
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn begin_read(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
     }
 
-    async fn contact_rows(&self, tenant: &str, property_id: &str) -> Result<Vec<ContactRow>, StoreError> {
+    fn pool_status(&self) -> Vec<PoolStatus> {
+        let main = PoolStatus {
+            name: "main",
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        };
+        let writes = self.writes.status();
+        let write = PoolStatus {
+            name: "write",
+            size: u32::try_from(writes.size).unwrap_or(u32::MAX),
+            idle: u32::try_from(writes.available).unwrap_or(u32::MAX),
+            max: u32::try_from(writes.max_size).unwrap_or(u32::MAX),
+        };
+        vec![main, self.reads.status(), write]
+    }
+
+    async fn close(&self) {
+        self.reads.close();
+        self.writes.close();
+        self.pool.close().await;
+    }
+}
+
+impl ContactSetPaths for PgBackend {
+    async fn contact_rows(&self, tenant: &str, property_id: &str) -> StoreResult<Vec<ContactRow>> {
         let rows = self.reads.contact_rows(tenant, property_id).await?;
         rows.iter()
             .map(ContactRow::decode)
@@ -97,54 +153,8 @@ impl PgStore {
     ) -> StoreResult<ReplaceOutcome> {
         let client =
             self.writes.get().await.map_err(|e| StoreError::Unavailable(format!("write connection: {e}")))?;
-        super::pg_replace::replace(&client, tenant, property_id, set, expected_revision, author).await
+        replace::replace(&client, tenant, property_id, set, expected_revision, author).await
     }
-
-    fn client_pool_status(&self) -> Vec<PoolStatus> {
-        let writes = self.writes.status();
-        let write = PoolStatus {
-            name: "write",
-            size: u32::try_from(writes.size).unwrap_or(u32::MAX),
-            idle: u32::try_from(writes.available).unwrap_or(u32::MAX),
-            max: u32::try_from(writes.max_size).unwrap_or(u32::MAX),
-        };
-        vec![self.reads.status(), write]
-    }
-
-    fn close_client_pools(&self) {
-        self.reads.close();
-        self.writes.close();
-    }
-}
-
-/// The tokio-postgres settings matching the sqlx pool's `options` (host, port or socket, user,
-/// database, application name and `options`, which carry a test's `search_path`); `password` comes
-/// separately, as sqlx does not hand it back. `timeout` bounds a connect.
-fn client_config(
-    options: &PgConnectOptions,
-    password: Option<&str>,
-    timeout: Duration,
-) -> tokio_postgres::Config {
-    let mut config = tokio_postgres::Config::new();
-    match options.get_socket() {
-        Some(dir) => config.host_path(dir),
-        None => config.host(options.get_host()),
-    };
-    config
-        .port(options.get_port())
-        .user(options.get_username())
-        .dbname(options.get_database().unwrap_or(options.get_username()))
-        .connect_timeout(timeout);
-    if let Some(name) = options.get_application_name() {
-        config.application_name(name);
-    }
-    if let Some(opts) = options.get_options() {
-        config.options(opts);
-    }
-    if let Some(password) = password {
-        config.password(password);
-    }
-    config
 }
 
 /// The contact-set replace's connections: one per replace in flight, each with its prepared
@@ -178,52 +188,3 @@ fn write_pool(config: tokio_postgres::Config, size: usize, timeout: Duration) ->
         .build()
         .map_err(|e| StoreError::Other(format!("write pool: {e}")))
 }
-
-/// The URL's password, percent-decoded, else `PGPASSWORD` (as sqlx reads them).
-fn url_password(url: &str) -> Option<String> {
-    let from_url = url::Url::parse(url).ok().and_then(|u| {
-        u.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
-    });
-    from_url.or_else(|| std::env::var("PGPASSWORD").ok())
-}
-
-/// The store's view of a tokio-postgres error: the session ending (SQLSTATE classes 57 and 08, a
-/// closed connection, I/O) is Unavailable (503); a known constraint is a Conflict; anything else (an
-/// error in a statement, a parameter that does not encode) is a bug or a broken database (500).
-pub(super) fn client_error(e: &tokio_postgres::Error) -> StoreError {
-    match e.as_db_error() {
-        Some(db) if super::session_ending_code(db.code().code()) => StoreError::Unavailable(db.to_string()),
-        Some(db) => match db.constraint().and_then(super::known_constraint_name) {
-            Some(name) => StoreError::Conflict(name),
-            None => StoreError::Other(db.to_string()),
-        },
-        None if e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()) => {
-            StoreError::Unavailable(format!("database connection: {e}"))
-        }
-        None => StoreError::Other(e.to_string()),
-    }
-}
-
-impl Columns for tokio_postgres::Row {
-    type Error = tokio_postgres::Error;
-
-    fn int8(&self, i: usize) -> Result<i64, Self::Error> {
-        self.try_get(i)
-    }
-    fn int4(&self, i: usize) -> Result<Option<i32>, Self::Error> {
-        self.try_get(i)
-    }
-    fn text(&self, i: usize) -> Result<Option<String>, Self::Error> {
-        self.try_get(i)
-    }
-}
-
-impl_sql_store!(PgStore, sqlx::Postgres, begin_write = "BEGIN");
-super::crm_sql::impl_crm_store!(
-    PgStore,
-    sqlx::Postgres,
-    lock_row = " FOR UPDATE",
-    begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-    explain = "EXPLAIN"
-);
-super::customers_sql::impl_customer_store!(PgStore, sqlx::Postgres);

@@ -5,16 +5,44 @@
 //! concurrent writes to one contact serialise; it then checks `If-Match`, changes what it changes,
 //! bumps `version` and appends a revision with the whole contact, all before commit.
 //!
-//! The SQL is shared by both backends; see [`super::crm_sql`].
+//! Layout: [`rows`] (the tables' rows and how they join into contacts), [`queries`] (statements
+//! the use cases share), [`contacts`] (the use cases), [`merge`].
+//!
+//! Statement counts: a read of one contact is six queries (the row and one per collection: emails,
+//! telephones, addresses, property links, custom fields) in one snapshot; a list page is one
+//! aggregate query plus, unless the client's copy is current, one page query and those five
+//! collection queries for the whole page (`contact_id IN (...)`). A write is the row lock, its own
+//! statements (batch inserts for collections), the version bump, the six-query reload and the
+//! revision insert, in one transaction.
 
 use std::future::Future;
 
-use super::StoreResult;
+use super::backend::{Backend, SqlStore};
+use super::error::StoreResult;
+use super::query::SqlConn;
 use crate::domain::crm::{
     Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, ListStamp,
     Note, NoteDraft, Revision,
 };
 use crate::validation::FieldError;
+
+mod contacts;
+mod merge;
+mod queries;
+mod rows;
+
+pub(crate) use queries::unlink_property;
+
+/// Turns a refusal into an early `Ok(Err(..))` return; the caller's transaction is rolled back.
+macro_rules! refuse_on {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(refusal) => return Ok(Err(refusal)),
+        }
+    };
+}
+use refuse_on;
 
 /// Why a CRM use case changed nothing; handlers map each to an HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,4 +213,40 @@ pub trait CrmStore: Send + Sync {
         secondary: i64,
         author: &str,
     ) -> impl Future<Output = StoreResult<MergeOutcome>> + Send;
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// The query plans of a list request (aggregate, page, and the five collection queries for a
+    /// 20-contact page), one text per query. For the index tests.
+    #[doc(hidden)]
+    pub async fn explain_contact_list(&self, tenant: &str, list: &ContactQuery) -> StoreResult<Vec<String>> {
+        let mut conn = self.backend.pool().acquire().await?;
+        explain_list(&mut *conn, tenant, list).await
+    }
+}
+
+async fn explain_list<C: SqlConn>(
+    conn: &mut C,
+    tenant: &str,
+    list: &ContactQuery,
+) -> StoreResult<Vec<String>> {
+    let ids: Vec<i64> = (1..=20).collect();
+    let mut statements = vec![
+        queries::stamp_query(C::EXPLAIN, tenant, &list.filter),
+        queries::page_query(C::EXPLAIN, tenant, list),
+    ];
+    for select in [
+        rows::EMAIL_SELECT,
+        rows::TELEPHONE_SELECT,
+        rows::ADDRESS_SELECT,
+        rows::PROPERTY_SELECT,
+        rows::CUSTOM_FIELD_SELECT,
+    ] {
+        statements.push(queries::children_query(&format!("{}{select}", C::EXPLAIN), &ids, "contact_id"));
+    }
+    let mut plans = Vec::new();
+    for statement in statements {
+        plans.push(statement.fetch_plan(&mut *conn).await?.join("\n"));
+    }
+    Ok(plans)
 }

@@ -31,10 +31,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::Row;
 
-use super::postgres::client_error;
-use super::sql::profiles_column;
-use super::{ReplaceOutcome, StoreError, StoreResult};
+use super::client::client_error;
 use crate::domain::contact_set::{Address, ContactSet, ProfileType};
+use crate::store::contact_sets::rows::profiles_column;
+use crate::store::contact_sets::ReplaceOutcome;
+use crate::store::error::{StoreError, StoreResult};
 
 const BEGIN: &str = "BEGIN";
 

@@ -22,12 +22,10 @@ use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
-use super::postgres::client_error;
-use super::sql::CONTACT_SET_SELECT;
-use super::{PoolStatus, StoreError};
-
-/// A connection idle for longer than this is pinged before use.
-pub(super) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+use super::client::{client_error, IDLE_BEFORE_PING};
+use crate::store::backend::PoolStatus;
+use crate::store::contact_sets::rows::CONTACT_SET_SELECT;
+use crate::store::error::StoreError;
 
 /// The read connections of one store; cloning shares them.
 #[derive(Clone)]

@@ -1,0 +1,200 @@
+//! Property contact sets (Booking.com's and SU's routes) and their history.
+//!
+//! The set's read and replace are the service's hottest paths, so each backend runs them its own
+//! way ([`ContactSetPaths`]): Postgres pipelines them on tokio-postgres (`postgres/pipeline.rs`),
+//! SQLite runs them through sqlx on its reader pool and its one writer. The history is ordinary
+//! repository code, written once.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use super::backend::{Backend, SqlStore};
+use super::error::StoreResult;
+use super::query::query;
+use crate::domain::contact_set::ContactSet;
+
+pub(crate) mod rows;
+
+use rows::{assemble_contact_set, ContactRow, RevisionRow, RevisionSnapshotRow};
+
+/// A property's current contact set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContactSet {
+    /// 0 until the first set is stored.
+    pub revision: i64,
+    pub set: ContactSet,
+}
+
+/// How a contact-set replace ended; the non-`Replaced` outcomes changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplaceOutcome {
+    Replaced {
+        revision: i64,
+    },
+    PropertyNotFound,
+    /// `expected_revision` was given and is not the stored one.
+    RevisionMismatch {
+        current: i64,
+    },
+}
+
+/// One entry of a property's contact-set history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RevisionSummary {
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+    /// Name of the API key that wrote it.
+    pub created_by: String,
+    pub contact_count: i64,
+}
+
+/// A past contact set, whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactSetRevision {
+    pub summary: RevisionSummary,
+    pub set: ContactSet,
+}
+
+/// Contact-set use cases.
+pub trait ContactSetStore: Send + Sync {
+    /// Replaces a property's whole contact set and records it as a new revision, in one
+    /// transaction with a fixed number of statements.
+    fn replace_contact_set(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        set: &ContactSet,
+        expected_revision: Option<i64>,
+        author: &str,
+    ) -> impl Future<Output = StoreResult<ReplaceOutcome>> + Send;
+    /// The current set, read in one statement; `None` when the property does not exist.
+    fn get_contact_set(
+        &self,
+        tenant: &str,
+        property_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<StoredContactSet>>> + Send;
+    /// History newest first, revisions below `before`; `None` when the property does not exist.
+    fn list_contact_set_revisions(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Option<Vec<RevisionSummary>>>> + Send;
+    fn get_contact_set_revision(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        revision: i64,
+    ) -> impl Future<Output = StoreResult<Option<ContactSetRevision>>> + Send;
+}
+
+/// The two hot paths, as each backend runs them.
+pub trait ContactSetPaths: Backend {
+    /// The rows of [`rows::CONTACT_SET_SELECT`] for one property.
+    fn contact_rows(
+        &self,
+        tenant: &str,
+        property_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<ContactRow>>> + Send;
+    /// The replace, with the `If-Match` check inside its transaction.
+    fn replace_set(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        set: &ContactSet,
+        expected_revision: Option<i64>,
+        author: &str,
+    ) -> impl Future<Output = StoreResult<ReplaceOutcome>> + Send;
+}
+
+impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
+    async fn replace_contact_set(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        set: &ContactSet,
+        expected_revision: Option<i64>,
+        author: &str,
+    ) -> StoreResult<ReplaceOutcome> {
+        self.backend.replace_set(tenant, property_id, set, expected_revision, author).await
+    }
+
+    async fn get_contact_set(
+        &self,
+        tenant: &str,
+        property_id: &str,
+    ) -> StoreResult<Option<StoredContactSet>> {
+        let rows = self.backend.contact_rows(tenant, property_id).await?;
+        let Some(revision) = rows.first().map(|r| r.contact_set_revision) else {
+            return Ok(None);
+        };
+        let set = assemble_contact_set(rows)?;
+        Ok(Some(StoredContactSet { revision, set }))
+    }
+
+    async fn list_contact_set_revisions(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<RevisionSummary>>> {
+        let mut conn = self.backend.pool().acquire().await?;
+        // LEFT JOIN from the property tells "no history yet" from "no such property".
+        let rows: Vec<RevisionRow> = query(
+            "SELECT r.revision, r.created_at, r.created_by, r.contact_count \
+             FROM properties p LEFT JOIN contact_set_revisions r \
+               ON r.tenant_id = p.tenant_id AND r.property_id = p.id AND r.revision < $3 \
+             WHERE p.tenant_id = $1 AND p.id = $2 \
+             ORDER BY r.revision DESC LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(property_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        // The all-null row of a property without revisions yields no summary.
+        let summary = |r: RevisionRow| {
+            Some(RevisionSummary {
+                revision: r.revision?,
+                created_at: r.created_at?,
+                created_by: r.created_by?,
+                contact_count: i64::from(r.contact_count?),
+            })
+        };
+        Ok(Some(rows.into_iter().filter_map(summary).collect()))
+    }
+
+    async fn get_contact_set_revision(
+        &self,
+        tenant: &str,
+        property_id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<ContactSetRevision>> {
+        let mut conn = self.backend.pool().acquire().await?;
+        let row: Option<RevisionSnapshotRow> = query(
+            "SELECT revision, created_at, created_by, contact_count, contacts \
+             FROM contact_set_revisions WHERE tenant_id = $1 AND property_id = $2 AND revision = $3",
+        )
+        .bind(tenant)
+        .bind(property_id)
+        .bind(revision)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.map(|r| ContactSetRevision {
+            summary: RevisionSummary {
+                revision: r.revision,
+                created_at: r.created_at,
+                created_by: r.created_by,
+                contact_count: i64::from(r.contact_count),
+            },
+            set: ContactSet { contacts: r.contacts.0 },
+        }))
+    }
+}

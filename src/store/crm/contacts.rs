@@ -1,0 +1,510 @@
+//! The CRM use cases, one transaction each.
+
+use sqlx::types::Json;
+
+use super::merge::merge;
+use super::queries::*;
+use super::rows::{
+    assemble, item_name, item_table, ContactRow, NoteRow, RevisionRow, StampRow, NOTE_COLUMNS,
+};
+use super::{refuse_on, ContactPage, CrmResult, CrmStore, MergeOutcome, Refusal};
+use crate::domain::crm::{
+    Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, Note,
+    NoteDraft, Operation, Revision, MAX_ITEMS,
+};
+use crate::store::backend::{Backend, SqlStore};
+use crate::store::error::StoreResult;
+use crate::store::query::query;
+use crate::store::write::now;
+use crate::validation::{codes, ErrorKind, FieldError};
+
+impl<B: Backend> CrmStore for SqlStore<B> {
+    #[tracing::instrument(skip_all)]
+    async fn create_contact(
+        &self,
+        tenant: &str,
+        mut draft: ContactDraft,
+        author: &str,
+    ) -> CrmResult<Contact> {
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            let mut phones = draft.telephones.take().unwrap_or_default();
+            refuse_on!(check_stored_rules(&mut *tx, tenant, draft.property_ids.as_deref(), &mut phones, None).await?);
+            draft.telephones = Some(phones);
+            let at = now();
+            let (id,): (i64,) = query(
+                "INSERT INTO crm_contacts (tenant_id, contact_type, title, first_name, last_name, company_name, \
+                 account_id, job_title, gender, language, order_references, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12) RETURNING id",
+            )
+            .bind(tenant)
+            .bind(draft.contact_type.as_str())
+            .bind(draft.title.as_deref())
+            .bind(draft.first_name.as_deref())
+            .bind(draft.last_name.as_deref())
+            .bind(draft.company_name.as_deref())
+            .bind(draft.account_id.as_deref())
+            .bind(draft.job_title.as_deref())
+            .bind(draft.gender.map(|g| g.as_str()))
+            .bind(draft.language.as_deref())
+            .bind(Json(draft.order_references.clone().unwrap_or_default()))
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            write_collections(&mut *tx, tenant, id, &draft).await?;
+            let contact = refuse_on!(record(&mut *tx, tenant, id, Operation::Create, author).await?);
+            Ok(Ok(contact))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn get_contact(
+        &self,
+        tenant: &str,
+        id: i64,
+        include_revisions: bool,
+    ) -> CrmResult<(Contact, Option<Vec<Revision>>)> {
+        let mut tx = self.backend.begin_read().await?;
+        let result: CrmResult<_> = async {
+            let contact = refuse_on!(load_contact(&mut *tx, tenant, id).await?);
+            let revisions = if include_revisions {
+                let rows: Vec<RevisionRow> = query(
+                    "SELECT version, operation, changed_at, changed_by, contact FROM crm_contact_revisions \
+                     WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version",
+                )
+                .bind(tenant)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+                Some(rows.into_iter().map(Revision::from).collect())
+            } else {
+                None
+            };
+            Ok(Ok((contact, revisions)))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(page = query.page, size = query.size))]
+    async fn list_contacts(
+        &self,
+        tenant: &str,
+        query: &ContactQuery,
+        cond: &Conditional,
+    ) -> StoreResult<ContactPage> {
+        let mut tx = self.backend.begin_read().await?;
+        let result: StoreResult<_> = async {
+            let stamp: StampRow = stamp_query("", tenant, &query.filter).fetch_one(&mut *tx).await?;
+            let stamp = stamp_of(stamp);
+            let etag = stamp.etag(query);
+            if cond.not_modified(&etag, stamp.last_modified) {
+                return Ok(ContactPage { stamp, etag, contacts: None });
+            }
+            let rows: Vec<ContactRow> = if stamp.total > query.offset() {
+                page_query("", tenant, query).fetch_all(&mut *tx).await?
+            } else {
+                Vec::new()
+            };
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let children = fetch_children(&mut *tx, &ids).await?;
+            let contacts = assemble(rows, children)?.into_iter().map(|(c, _)| c).collect();
+            Ok(ContactPage { stamp, etag, contacts: Some(contacts) })
+        }
+        .await;
+        Self::settle(tx, result, |_| true).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn replace_contact(
+        &self,
+        tenant: &str,
+        id: i64,
+        mut draft: ContactDraft,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<Contact> {
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            // Telephones sent without addresses are read with the stored primary address.
+            let stored_country =
+                if draft.addresses.is_none() { primary_country(&mut *tx, id).await? } else { None };
+            let mut phones = draft.telephones.take();
+            refuse_on!(
+                check_stored_rules(
+                    &mut *tx,
+                    tenant,
+                    draft.property_ids.as_deref(),
+                    phones.as_deref_mut().unwrap_or_default(),
+                    stored_country,
+                )
+                .await?
+            );
+            draft.telephones = phones;
+            query(
+                "UPDATE crm_contacts SET contact_type = $3, title = $4, first_name = $5, last_name = $6, \
+                 company_name = $7, account_id = $8, job_title = $9, gender = $10, language = $11, \
+                 order_references = COALESCE($12, order_references) WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant)
+            .bind(id)
+            .bind(draft.contact_type.as_str())
+            .bind(draft.title.as_deref())
+            .bind(draft.first_name.as_deref())
+            .bind(draft.last_name.as_deref())
+            .bind(draft.company_name.as_deref())
+            .bind(draft.account_id.as_deref())
+            .bind(draft.job_title.as_deref())
+            .bind(draft.gender.map(|g| g.as_str()))
+            .bind(draft.language.as_deref())
+            .bind(draft.order_references.as_ref().map(Json))
+            .execute(&mut *tx)
+            .await?;
+            write_collections(&mut *tx, tenant, id, &draft).await?;
+            let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::Replace, author).await?);
+            Ok(Ok(contact))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn delete_contact(&self, tenant: &str, id: i64, if_match: Option<&IfMatch>) -> CrmResult<()> {
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            query("DELETE FROM crm_contacts WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(Ok(()))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id, kind = %item.kind()))]
+    async fn add_contact_item(
+        &self,
+        tenant: &str,
+        id: i64,
+        mut item: ItemDraft,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<(Contact, i64)> {
+        let kind = item.kind();
+        let table = item_table(kind);
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            refuse_on!(resolve_item(&mut *tx, id, &mut item).await?);
+            let (count,): (i64,) = query(format!("SELECT COUNT(*) FROM {table} WHERE contact_id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if count >= MAX_ITEMS as i64 {
+                return Ok(Err(Refusal::Invalid(vec![FieldError::new(
+                    "",
+                    ErrorKind::Invalid,
+                    codes::TOO_MANY_ITEMS,
+                    format!("a contact has at most {MAX_ITEMS} of these"),
+                )])));
+            }
+            if item.primary() {
+                clear_primary(&mut *tx, table, id, 0).await?;
+            }
+            let (item_id,): (i64,) = match &item {
+                ItemDraft::Email(e) => query(
+                    "INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(e.email_address.as_str())
+                .bind(e.kind.as_deref())
+                .bind(e.primary),
+                ItemDraft::Telephone(t) => query(
+                    "INSERT INTO crm_contact_telephones (tenant_id, contact_id, number, e164, type, extension, \
+                     country_code, is_primary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(t.number.as_str())
+                .bind(t.e164.as_deref().unwrap_or_default())
+                .bind(t.kind.as_deref())
+                .bind(t.extension.as_deref())
+                .bind(t.country_code.as_deref())
+                .bind(t.primary),
+                ItemDraft::Address(a) => query(
+                    "INSERT INTO crm_contact_addresses (tenant_id, contact_id, address_line1, address_line2, \
+                     city, postcode, state_province, country_code, is_primary) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(tenant)
+                .bind(id)
+                .bind(a.address_line1.as_str())
+                .bind(a.address_line2.as_deref())
+                .bind(a.city.as_str())
+                .bind(a.postcode.as_deref())
+                .bind(a.state_province.as_deref())
+                .bind(a.country_code.as_str())
+                .bind(a.primary),
+            }
+            .fetch_one(&mut *tx)
+            .await?;
+            promote_oldest(&mut *tx, table, id).await?;
+            let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::AddItem(kind), author).await?);
+            Ok(Ok((contact, item_id)))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id, item_id, kind = %item.kind()))]
+    async fn update_contact_item(
+        &self,
+        tenant: &str,
+        id: i64,
+        item_id: i64,
+        mut item: ItemDraft,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<Contact> {
+        let kind = item.kind();
+        let table = item_table(kind);
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            if !item_exists(&mut *tx, table, id, item_id).await? {
+                return Ok(Err(Refusal::ItemNotFound(item_name(kind))));
+            }
+            refuse_on!(resolve_item(&mut *tx, id, &mut item).await?);
+            if item.primary() {
+                clear_primary(&mut *tx, table, id, item_id).await?;
+            }
+            // `primary: false` never demotes: a collection keeps its primary until another
+            // item is made primary or it is deleted.
+            match &item {
+                ItemDraft::Email(e) => query(
+                    "UPDATE crm_contact_emails SET email_address = $3, type = $4, \
+                     is_primary = (is_primary OR $5) WHERE id = $1 AND contact_id = $2",
+                )
+                .bind(item_id)
+                .bind(id)
+                .bind(e.email_address.as_str())
+                .bind(e.kind.as_deref())
+                .bind(e.primary),
+                ItemDraft::Telephone(t) => query(
+                    "UPDATE crm_contact_telephones SET number = $3, e164 = $4, type = $5, extension = $6, \
+                     country_code = $7, is_primary = (is_primary OR $8) WHERE id = $1 AND contact_id = $2",
+                )
+                .bind(item_id)
+                .bind(id)
+                .bind(t.number.as_str())
+                .bind(t.e164.as_deref().unwrap_or_default())
+                .bind(t.kind.as_deref())
+                .bind(t.extension.as_deref())
+                .bind(t.country_code.as_deref())
+                .bind(t.primary),
+                ItemDraft::Address(a) => query(
+                    "UPDATE crm_contact_addresses SET address_line1 = $3, address_line2 = $4, city = $5, \
+                     postcode = $6, state_province = $7, country_code = $8, \
+                     is_primary = (is_primary OR $9) WHERE id = $1 AND contact_id = $2",
+                )
+                .bind(item_id)
+                .bind(id)
+                .bind(a.address_line1.as_str())
+                .bind(a.address_line2.as_deref())
+                .bind(a.city.as_str())
+                .bind(a.postcode.as_deref())
+                .bind(a.state_province.as_deref())
+                .bind(a.country_code.as_str())
+                .bind(a.primary),
+            }
+            .execute(&mut *tx)
+            .await?;
+            let contact =
+                refuse_on!(finish(&mut *tx, tenant, id, Operation::UpdateItem(kind), author).await?);
+            Ok(Ok(contact))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id, item_id, kind = %kind))]
+    async fn delete_contact_item(
+        &self,
+        tenant: &str,
+        id: i64,
+        kind: ItemKind,
+        item_id: i64,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<Contact> {
+        let table = item_table(kind);
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            let done = query(format!("DELETE FROM {table} WHERE id = $1 AND contact_id = $2"))
+                .bind(item_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done == 0 {
+                return Ok(Err(Refusal::ItemNotFound(item_name(kind))));
+            }
+            promote_oldest(&mut *tx, table, id).await?;
+            let contact =
+                refuse_on!(finish(&mut *tx, tenant, id, Operation::DeleteItem(kind), author).await?);
+            Ok(Ok(contact))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id, item_id, kind = %kind))]
+    async fn set_primary_contact_item(
+        &self,
+        tenant: &str,
+        id: i64,
+        kind: ItemKind,
+        item_id: i64,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<Contact> {
+        let table = item_table(kind);
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            if !item_exists(&mut *tx, table, id, item_id).await? {
+                return Ok(Err(Refusal::ItemNotFound(item_name(kind))));
+            }
+            clear_primary(&mut *tx, table, id, item_id).await?;
+            query(format!("UPDATE {table} SET is_primary = TRUE WHERE id = $1 AND contact_id = $2"))
+                .bind(item_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let contact =
+                refuse_on!(finish(&mut *tx, tenant, id, Operation::SetPrimaryItem(kind), author).await?);
+            Ok(Ok(contact))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn add_note(
+        &self,
+        tenant: &str,
+        id: i64,
+        note: NoteDraft,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<(Contact, Note)> {
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            let row: NoteRow = query(format!(
+                "INSERT INTO crm_contact_notes (tenant_id, contact_id, content, author, tags, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {NOTE_COLUMNS}"
+            ))
+            .bind(tenant)
+            .bind(id)
+            .bind(note.content.as_str())
+            .bind(note.author.as_str())
+            .bind(Json(&note.tags))
+            .bind(now())
+            .fetch_one(&mut *tx)
+            .await?;
+            let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::AddNote, author).await?);
+            Ok(Ok((contact, row.into())))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn list_notes(&self, tenant: &str, id: i64, note_id: Option<i64>) -> CrmResult<Vec<Note>> {
+        let mut tx = self.backend.begin_read().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(check_live(&mut *tx, tenant, id).await?);
+            let rows: Vec<NoteRow> = query(format!(
+                "SELECT {NOTE_COLUMNS} FROM crm_contact_notes \
+                 WHERE contact_id = $1 AND ($2 IS NULL OR id = $2) ORDER BY id"
+            ))
+            .bind(id)
+            .bind(note_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            if note_id.is_some() && rows.is_empty() {
+                return Ok(Err(Refusal::ItemNotFound("note")));
+            }
+            Ok(Ok(rows.into_iter().map(Note::from).collect()))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn replace_custom_fields(
+        &self,
+        tenant: &str,
+        id: i64,
+        fields: Vec<CustomField>,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<Contact> {
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            clear_collection(&mut *tx, "crm_contact_custom_fields", id).await?;
+            insert_custom_fields(&mut *tx, tenant, id, &fields).await?;
+            let contact =
+                refuse_on!(finish(&mut *tx, tenant, id, Operation::ReplaceCustomFields, author).await?);
+            Ok(Ok(contact))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn list_contact_revisions(&self, tenant: &str, id: i64) -> CrmResult<Vec<Revision>> {
+        let mut tx = self.backend.begin_read().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(check_live(&mut *tx, tenant, id).await?);
+            let rows: Vec<RevisionRow> = query(
+                "SELECT version, operation, changed_at, changed_by, contact FROM crm_contact_revisions \
+                 WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version",
+            )
+            .bind(tenant)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            Ok(Ok(rows.into_iter().map(Revision::from).collect()))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(primary, secondary))]
+    async fn merge_contacts(
+        &self,
+        tenant: &str,
+        primary: i64,
+        secondary: i64,
+        author: &str,
+    ) -> StoreResult<MergeOutcome> {
+        if primary == secondary {
+            return Ok(MergeOutcome::NoOp { message: "a contact cannot be merged into itself".into() });
+        }
+        let mut tx = self.backend.begin_write().await?;
+        let result = merge(&mut *tx, tenant, primary, secondary, author).await;
+        // A refused merge changes nothing, even when refused after moving rows.
+        Self::settle(tx, result, |outcome| matches!(outcome, MergeOutcome::Merged { .. })).await
+    }
+}

@@ -1,0 +1,220 @@
+//! The property registry: a tenant's properties with their channel listings.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use super::backend::{Backend, SqlStore};
+use super::crm::unlink_property;
+use super::error::{StoreError, StoreResult};
+use super::query::{query, Sql, SqlConn};
+use super::write::Written;
+
+/// A property of a tenant, with its channel listings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Property {
+    pub property_id: String,
+    pub name: Option<String>,
+    pub channel_mappings: Vec<ChannelMapping>,
+    pub contact_set_revision: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelMapping {
+    pub channel: String,
+    pub channel_property_id: String,
+}
+
+/// A validated create-or-update of a property; `None` members keep what is stored.
+#[derive(Debug, Clone, Default)]
+pub struct PropertyChanges {
+    pub name: Option<Option<String>>,
+    pub channel_mappings: Option<Vec<ChannelMapping>>,
+}
+
+/// Property use cases.
+pub trait PropertyStore: Send + Sync {
+    fn put_property(
+        &self,
+        tenant: &str,
+        id: &str,
+        changes: PropertyChanges,
+    ) -> impl Future<Output = StoreResult<(Property, Written)>> + Send;
+    fn get_property(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Property>>> + Send;
+    /// Properties ordered by id, starting after `after`.
+    fn list_properties(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Property>>> + Send;
+    /// Removes a property with everything hanging off it; false when it did not exist.
+    fn delete_property(&self, tenant: &str, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// A property LEFT JOINed to one of its channel mappings (null channel: the property has none).
+#[derive(sqlx::FromRow)]
+struct PropertyRow {
+    id: String,
+    name: Option<String>,
+    contact_set_revision: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    channel: Option<String>,
+    channel_property_id: Option<String>,
+}
+
+/// Groups the rows (ordered by property id, then channel) into properties.
+fn assemble_properties(rows: Vec<PropertyRow>) -> Vec<Property> {
+    let mut properties: Vec<Property> = Vec::new();
+    for r in rows {
+        if properties.last().is_none_or(|p| p.property_id != r.id) {
+            properties.push(Property {
+                property_id: r.id,
+                name: r.name,
+                channel_mappings: Vec::new(),
+                contact_set_revision: r.contact_set_revision,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            });
+        }
+        if let (Some(channel), Some(channel_property_id), Some(p)) =
+            (r.channel, r.channel_property_id, properties.last_mut())
+        {
+            p.channel_mappings.push(ChannelMapping { channel, channel_property_id });
+        }
+    }
+    properties
+}
+
+/// Properties with their mappings in one statement (one consistent snapshot); `filter` selects
+/// the properties, in a derived table so that LIMIT counts properties rather than mappings.
+fn property_select(filter: &str) -> Sql<'static> {
+    query(format!(
+        "SELECT p.id, p.name, p.contact_set_revision, p.created_at, p.updated_at, m.channel, m.channel_property_id \
+         FROM (SELECT id, name, contact_set_revision, created_at, updated_at FROM properties {filter}) p \
+         LEFT JOIN property_channel_mappings m ON m.tenant_id = $1 AND m.property_id = p.id \
+         ORDER BY p.id, m.channel"
+    ))
+}
+
+async fn load_property(conn: &mut impl SqlConn, tenant: &str, id: &str) -> StoreResult<Option<Property>> {
+    let rows: Vec<PropertyRow> =
+        property_select("WHERE tenant_id = $1 AND id = $2").bind(tenant).bind(id).fetch_all(conn).await?;
+    Ok(assemble_properties(rows).pop())
+}
+
+async fn write_property(
+    conn: &mut impl SqlConn,
+    tenant: &str,
+    id: &str,
+    changes: PropertyChanges,
+) -> StoreResult<(Property, Written)> {
+    let now = Utc::now();
+    // Insert-or-nothing first: racing creators cannot both "create".
+    let inserted = query(
+        "INSERT INTO properties (tenant_id, id, name, contact_set_revision, created_at, updated_at) \
+         VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT (tenant_id, id) DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(changes.name.clone().flatten())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+        == 1;
+    if !inserted {
+        let keep_name = changes.name.is_none();
+        query(
+            "UPDATE properties SET name = CASE WHEN $3 THEN name ELSE $4 END, updated_at = $5 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(keep_name)
+        .bind(changes.name.flatten())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(mappings) = changes.channel_mappings {
+        query("DELETE FROM property_channel_mappings WHERE tenant_id = $1 AND property_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        if !mappings.is_empty() {
+            let mut insert = query(
+                "INSERT INTO property_channel_mappings (tenant_id, property_id, channel, channel_property_id) ",
+            );
+            insert.push_values(mappings, |row, m| {
+                row.push_bind(tenant).push_bind(id).push_bind(m.channel).push_bind(m.channel_property_id);
+            });
+            insert.execute(&mut *conn).await?;
+        }
+    }
+    let property = load_property(conn, tenant, id)
+        .await?
+        .ok_or_else(|| StoreError::Other("property vanished".into()))?;
+    Ok((property, if inserted { Written::Created } else { Written::Updated }))
+}
+
+/// `changedBy` of the revisions a property delete records on the contacts that linked it.
+pub(super) const PROPERTY_DELETED_AUTHOR: &str = "property-deleted";
+
+impl<B: Backend> PropertyStore for SqlStore<B> {
+    async fn put_property(
+        &self,
+        tenant: &str,
+        id: &str,
+        changes: PropertyChanges,
+    ) -> StoreResult<(Property, Written)> {
+        let mut tx = self.backend.begin_write().await?;
+        let result = write_property(&mut *tx, tenant, id, changes).await;
+        Self::settle(tx, result, |_| true).await
+    }
+
+    async fn get_property(&self, tenant: &str, id: &str) -> StoreResult<Option<Property>> {
+        let mut conn = self.backend.pool().acquire().await?;
+        load_property(&mut *conn, tenant, id).await
+    }
+
+    async fn list_properties(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Property>> {
+        let mut conn = self.backend.pool().acquire().await?;
+        let rows: Vec<PropertyRow> = property_select("WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(tenant)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(assemble_properties(rows))
+    }
+
+    async fn delete_property(&self, tenant: &str, id: &str) -> StoreResult<bool> {
+        let mut tx = self.backend.begin_write().await?;
+        let result = async {
+            // CRM contacts linking the property change with it: unlinked, version bumped and a
+            // revision recorded, in this transaction (the cascade alone would not bump them).
+            unlink_property(&mut *tx, tenant, id, PROPERTY_DELETED_AUTHOR).await?;
+            let deleted = query("DELETE FROM properties WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(deleted == 1)
+        }
+        .await;
+        Self::settle(tx, result, |_| true).await
+    }
+}

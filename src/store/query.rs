@@ -1,0 +1,303 @@
+//! The one way the repositories run SQL on either backend: a statement with its arguments
+//! ([`Sql`]), run on a connection of either driver ([`SqlConn`]), decoded into rows that both
+//! drivers can build ([`Record`]).
+//!
+//! Why not sqlx's generic API directly: code generic over `sqlx::Database` needs a where-clause for
+//! every bound type and every decoded row on every function (Rust does not imply them), so the store
+//! used to be macros expanded once per backend. Here the arguments are values of one small enum
+//! that each driver binds in its own `impl`, so a use case is written once as ordinary generic code
+//! whose only bound is `C: SqlConn`. Statements use `$n` placeholders, which both backends accept.
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, FromRow, PgConnection, SqliteConnection};
+
+/// A bound value. `None` binds a typed NULL (Postgres infers parameter types from them).
+#[derive(Debug, Clone)]
+pub enum Arg<'q> {
+    Text(Option<Cow<'q, str>>),
+    Int8(Option<i64>),
+    Int4(Option<i32>),
+    Bool(Option<bool>),
+    Time(Option<DateTime<Utc>>),
+    /// Serialised when bound; an error is reported when the statement runs.
+    Json(Option<Result<Box<RawValue>, String>>),
+}
+
+macro_rules! arg_from {
+    ($variant:ident: $($t:ty => $conv:expr),+ $(,)?) => {$(
+        impl<'q> From<$t> for Arg<'q> {
+            fn from(v: $t) -> Self {
+                let conv: fn($t) -> _ = $conv;
+                Arg::$variant(conv(v))
+            }
+        }
+    )+};
+}
+
+arg_from!(Text:
+    &'q str => |v| Some(Cow::Borrowed(v)),
+    &'q String => |v| Some(Cow::Borrowed(v.as_str())),
+    String => |v| Some(Cow::Owned(v)),
+    Option<&'q str> => |v| v.map(Cow::Borrowed),
+    Option<String> => |v| v.map(Cow::Owned),
+);
+arg_from!(Int8: i64 => Some, Option<i64> => |v| v);
+arg_from!(Int4: i32 => Some, Option<i32> => |v| v);
+arg_from!(Bool: bool => Some, Option<bool> => |v| v);
+arg_from!(Time: DateTime<Utc> => Some, Option<DateTime<Utc>> => |v| v);
+
+impl<'q, T: serde::Serialize> From<sqlx::types::Json<T>> for Arg<'q> {
+    fn from(v: sqlx::types::Json<T>) -> Self {
+        Arg::Json(Some(serde_json::value::to_raw_value(&v.0).map_err(|e| e.to_string())))
+    }
+}
+
+impl<'q, T: serde::Serialize> From<Option<sqlx::types::Json<T>>> for Arg<'q> {
+    fn from(v: Option<sqlx::types::Json<T>>) -> Self {
+        match v {
+            Some(json) => json.into(),
+            None => Arg::Json(None),
+        }
+    }
+}
+
+/// A statement and its arguments. Built whole (`query(..).bind(..)`) or piece by piece
+/// (`push`, `push_bind`, `push_values`) when the text depends on the request.
+#[derive(Debug, Clone)]
+pub struct Sql<'q> {
+    text: Cow<'q, str>,
+    args: Vec<Arg<'q>>,
+}
+
+/// A statement whose placeholders the caller writes (`$1`, `$2`, ... in the order of `bind`).
+pub fn query<'q>(text: impl Into<Cow<'q, str>>) -> Sql<'q> {
+    Sql { text: text.into(), args: Vec::new() }
+}
+
+impl<'q> Sql<'q> {
+    /// The next argument, for the next `$n` of the text.
+    pub fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Appends text.
+    pub fn push(&mut self, text: impl AsRef<str>) -> &mut Self {
+        self.text.to_mut().push_str(text.as_ref());
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn push_bind(&mut self, value: impl Into<Arg<'q>>) -> &mut Self {
+        self.args.push(value.into());
+        let n = self.args.len();
+        let text = self.text.to_mut();
+        text.push('$');
+        text.push_str(&n.to_string());
+        self
+    }
+
+    /// Appends `$a, $b, ...`, one placeholder per value (for `IN (...)`).
+    pub fn push_bind_list<V: Into<Arg<'q>>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.push_bind(value);
+        }
+        self
+    }
+
+    /// Appends `VALUES (..), (..)`: one row per item, its values bound by `row`.
+    pub fn push_values<I>(
+        &mut self,
+        items: impl IntoIterator<Item = I>,
+        mut row: impl FnMut(&mut Row<'_, 'q>, I),
+    ) -> &mut Self {
+        self.push("VALUES ");
+        for (i, item) in items.into_iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            row(&mut Row { sql: self, first: true }, item);
+            self.push(")");
+        }
+        self
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Runs the statement; the number of rows it changed.
+    pub async fn execute(self, conn: &mut impl SqlConn) -> sqlx::Result<u64> {
+        conn.execute(self).await
+    }
+
+    pub async fn fetch_all<R: Record>(self, conn: &mut impl SqlConn) -> sqlx::Result<Vec<R>> {
+        conn.fetch_all(self).await
+    }
+
+    pub async fn fetch_optional<R: Record>(self, conn: &mut impl SqlConn) -> sqlx::Result<Option<R>> {
+        conn.fetch_optional(self).await
+    }
+
+    /// The last column of every row as text: a query plan, prefixed with [`SqlConn::EXPLAIN`].
+    pub async fn fetch_plan(self, conn: &mut impl SqlConn) -> sqlx::Result<Vec<String>> {
+        conn.fetch_plan(self).await
+    }
+
+    /// The first row; `RowNotFound` when there is none.
+    pub async fn fetch_one<R: Record>(self, conn: &mut impl SqlConn) -> sqlx::Result<R> {
+        conn.fetch_optional(self).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+}
+
+/// One row of [`Sql::push_values`].
+pub struct Row<'s, 'q> {
+    sql: &'s mut Sql<'q>,
+    first: bool,
+}
+
+impl<'q> Row<'_, 'q> {
+    pub fn push_bind(&mut self, value: impl Into<Arg<'q>>) -> &mut Self {
+        if !self.first {
+            self.sql.push(", ");
+        }
+        self.first = false;
+        self.sql.push_bind(value);
+        self
+    }
+}
+
+/// A row type both drivers decode (`#[derive(sqlx::FromRow)]` structs and tuples are).
+pub trait Record: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
+
+impl<T> Record for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
+
+/// A connection of either backend, with the few SQL spellings that differ between them.
+pub trait SqlConn: Send {
+    /// Appended to a `SELECT` that must lock its rows for the transaction: `FOR UPDATE` on
+    /// Postgres; nothing on SQLite, where a write transaction holds the database write lock.
+    const LOCK_ROWS: &'static str;
+    /// The shared-key lock a foreign-key check takes (`FOR KEY SHARE`; nothing on SQLite).
+    const KEY_SHARE: &'static str;
+    /// The prefix that turns a query into its plan.
+    const EXPLAIN: &'static str;
+
+    fn execute(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
+    fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<Vec<R>>> + Send;
+    fn fetch_optional<R: Record>(
+        &mut self,
+        sql: Sql<'_>,
+    ) -> impl Future<Output = sqlx::Result<Option<R>>> + Send;
+    /// The last column of every row as text (what `EXPLAIN` answers on either backend).
+    fn fetch_plan(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
+}
+
+fn encode_error(e: impl Into<sqlx::error::BoxDynError>) -> sqlx::Error {
+    sqlx::Error::Encode(e.into())
+}
+
+fn pg_arguments(args: Vec<Arg<'_>>) -> sqlx::Result<PgArguments> {
+    let mut out = PgArguments::default();
+    for arg in args {
+        match arg {
+            Arg::Text(v) => out.add(v.as_deref()),
+            Arg::Int8(v) => out.add(v),
+            Arg::Int4(v) => out.add(v),
+            Arg::Bool(v) => out.add(v),
+            Arg::Time(v) => out.add(v),
+            Arg::Json(None) => out.add(None::<sqlx::types::Json<Box<RawValue>>>),
+            Arg::Json(Some(v)) => out.add(sqlx::types::Json(v.map_err(encode_error)?)),
+        }
+        .map_err(encode_error)?;
+    }
+    Ok(out)
+}
+
+fn sqlite_arguments(args: Vec<Arg<'_>>) -> sqlx::Result<SqliteArguments<'_>> {
+    let mut out = SqliteArguments::default();
+    for arg in args {
+        match arg {
+            Arg::Text(None) => out.add(None::<String>),
+            Arg::Text(Some(Cow::Borrowed(v))) => out.add(v),
+            Arg::Text(Some(Cow::Owned(v))) => out.add(v),
+            Arg::Int8(v) => out.add(v),
+            Arg::Int4(v) => out.add(v),
+            Arg::Bool(v) => out.add(v),
+            Arg::Time(v) => out.add(v),
+            Arg::Json(None) => out.add(None::<String>),
+            Arg::Json(Some(v)) => out.add(v.map_err(encode_error)?.get().to_owned()),
+        }
+        .map_err(encode_error)?;
+    }
+    Ok(out)
+}
+
+/// The `SqlConn` methods for one driver: the same four bodies, each over that driver's arguments.
+macro_rules! sql_conn_methods {
+    ($arguments:ident) => {
+        async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
+            let args = $arguments(sql.args)?;
+            Ok(sqlx::query_with(&sql.text, args).execute(self).await?.rows_affected())
+        }
+
+        async fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<R>> {
+            let args = $arguments(sql.args)?;
+            sqlx::query_as_with(&sql.text, args).fetch_all(self).await
+        }
+
+        async fn fetch_optional<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Option<R>> {
+            let args = $arguments(sql.args)?;
+            sqlx::query_as_with(&sql.text, args).fetch_optional(self).await
+        }
+
+        async fn fetch_plan(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<String>> {
+            use sqlx::Row as _;
+            let args = $arguments(sql.args)?;
+            let rows = sqlx::query_with(&sql.text, args).fetch_all(self).await?;
+            rows.iter().map(|r| r.try_get::<String, _>(r.len() - 1)).collect()
+        }
+    };
+}
+
+impl SqlConn for PgConnection {
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+    const KEY_SHARE: &'static str = " FOR KEY SHARE";
+    const EXPLAIN: &'static str = "EXPLAIN ";
+    sql_conn_methods!(pg_arguments);
+}
+
+impl SqlConn for SqliteConnection {
+    const LOCK_ROWS: &'static str = "";
+    const KEY_SHARE: &'static str = "";
+    const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
+    sql_conn_methods!(sqlite_arguments);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_numbers_placeholders_in_order() {
+        let mut sql = query("SELECT 1 FROM t WHERE a = ");
+        sql.push_bind("x").push(" AND b IN (").push_bind_list([1i64, 2, 3]).push(")");
+        assert_eq!(sql.text(), "SELECT 1 FROM t WHERE a = $1 AND b IN ($2, $3, $4)");
+        assert_eq!(sql.args.len(), 4);
+    }
+
+    #[test]
+    fn values_rows_are_separated() {
+        let mut sql = query("INSERT INTO t (a, b) ");
+        sql.push_values([("x", 1i64), ("y", 2)], |row, (a, b)| {
+            row.push_bind(a).push_bind(b);
+        });
+        assert_eq!(sql.text(), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+    }
+}
