@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use crate::auth::Caller;
+use crate::caller::Caller;
 
 /// Entries beyond this are dropped wholesale: a crude bound that only matters under abuse, since
 /// a tenant has a handful of keys.
