@@ -6,38 +6,13 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{ApiKey, NewApiKey, Scope, Store};
+use crate::store::{NewApiKey, Scope, Store};
 
 /// Prefix of every key, so a leaked key is recognisable by secret scanners.
 const KEY_PREFIX: &str = "pck";
-
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub tenant_id: String,
-    pub key_id: String,
-    pub key_name: String,
-    pub scopes: Vec<Scope>,
-}
-
-impl Caller {
-    /// 403 unless the key carries `scope`.
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.contains(&scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(scope))
-        }
-    }
-}
-
-impl From<ApiKey> for Caller {
-    fn from(k: ApiKey) -> Self {
-        Caller { tenant_id: k.tenant_id, key_id: k.id, key_name: k.name, scopes: k.scopes }
-    }
-}
 
 /// A freshly generated key: the secret to show once, and what to store.
 pub struct GeneratedKey {
@@ -101,7 +76,9 @@ pub async fn authenticate<S: Store>(state: &AppState<S>, key: Option<&str>) -> R
         },
     };
     if let Some(limiter) = &state.rate_limiter {
-        limiter.check(&caller.key_id)?;
+        limiter
+            .check(&caller.key_id)
+            .map_err(|refused| ApiError::RateLimited { retry_after_secs: refused.retry_after_secs })?;
     }
     Ok(caller)
 }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use problem_details::ProblemDetails;
 use serde::Serialize;
 
+use crate::counters::count_validation_failures;
 use crate::request_context;
 use crate::store::{Scope, StoreError, CHANNEL_LISTING_TAKEN};
 use crate::validation::FieldError;
@@ -182,7 +183,7 @@ impl IntoResponse for ApiError {
                 // The line's `request_id` comes from the request context (see `log_format`).
                 tracing::error!(error = %msg, "internal error")
             }
-            ApiError::Validation(errors) => crate::observability::count_validation_failures(errors),
+            ApiError::Validation(errors) => count_validation_failures(errors),
             _ => {}
         }
         let status = self.status();

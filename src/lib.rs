@@ -7,8 +7,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod domain;
 pub mod error;
 pub mod extract;

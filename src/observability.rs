@@ -17,9 +17,10 @@ use axum::response::{IntoResponse, Response};
 use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+// Kept at this path for the handlers; defined in the leaf `counters` so `error` can call it.
+pub use crate::counters::count_validation_failures;
 use crate::state::AppState;
 use crate::store::Store;
-use crate::validation::FieldError;
 
 /// Latency buckets, in seconds: sub-millisecond to the request timeout.
 const LATENCY_BUCKETS: &[f64] =
@@ -79,13 +80,6 @@ pub async fn observe(req: Request, next: Next) -> Response {
         "request"
     );
     response
-}
-
-/// Counts validation failures by machine code.
-pub fn count_validation_failures(errors: &[FieldError]) {
-    for e in errors {
-        metrics::counter!("validation_failures_total", "code" => e.code).increment(1);
-    }
 }
 
 /// The method as a static label; unusual methods share one label so cardinality stays bounded.

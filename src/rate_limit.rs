@@ -7,7 +7,13 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::error::ApiError;
+/// A request over its key's allowance. The limiter's own answer, which the caller renders (as
+/// `ApiError::RateLimited`), so limiting does not depend on the error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// Whole seconds until the key may send again, rounded up.
+    pub retry_after_secs: u64,
+}
 
 /// Requests per second and burst allowed to each API key.
 #[derive(Clone)]
@@ -29,10 +35,10 @@ impl RateLimiter {
     }
 
     /// Takes one request from `key_id`'s allowance, or says how long to wait.
-    pub fn check(&self, key_id: &str) -> Result<(), ApiError> {
+    pub fn check(&self, key_id: &str) -> Result<(), Refused> {
         self.limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
+            Refused { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
         })
     }
 
@@ -65,7 +71,7 @@ mod tests {
         assert!(limiter.check("a").is_ok());
         assert!(limiter.check("a").is_ok());
         match limiter.check("a") {
-            Err(ApiError::RateLimited { retry_after_secs }) => assert!((1..=2).contains(&retry_after_secs)),
+            Err(Refused { retry_after_secs }) => assert!((1..=2).contains(&retry_after_secs)),
             other => panic!("expected a refusal, got {other:?}"),
         }
         // Another key has its own allowance.
