@@ -64,15 +64,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let sizes = PgPoolSizes {
             max_connections: settings.database_max_connections,
-            read_connections: settings.database_read_connections,
-            write_connections: settings.database_write_connections,
+            pipeline_connections: settings.database_pipeline_connections,
             acquire_timeout: settings.acquire_timeout(),
+            query_timeout: settings.query_timeout(),
         };
         let store = PgStore::connect(url, sizes)?;
         run_on(store, cli).await
     } else if url.starts_with("sqlite:") {
-        let store =
-            SqliteStore::connect(url, settings.database_max_connections, settings.acquire_timeout()).await?;
+        let (max, acquire, query) =
+            (settings.database_max_connections, settings.acquire_timeout(), settings.query_timeout());
+        let store = SqliteStore::connect(url, max, acquire, query).await?;
         run_on(store, cli).await
     } else {
         bail!("DATABASE_URL must start with sqlite: or postgres:// (got {})", settings.redacted_url())

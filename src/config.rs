@@ -14,28 +14,31 @@ pub struct StoreSettings {
     /// `sqlite:<file>` (embedded, the default) or `postgres://user@host/db`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
-    /// Largest number of pooled connections.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    /// Connections of the main pool (sqlx), which every query but the contact set's two hot paths
+    /// uses; SQLite: its readers (writes go through one writer connection of their own).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 8, global = true)]
     pub database_max_connections: u32,
-    /// Postgres only: connections the contact-set GET shares, its reads pipelined on them (held on
-    /// top of the pool). One carries tens of thousands of reads a second, more cheaply than several:
-    /// the deeper the pipeline, the more answers per wake-up. Raise it when the read backend is the
-    /// one saturated Postgres core.
-    #[arg(long, env = "DATABASE_READ_CONNECTIONS", default_value_t = 1, global = true)]
-    pub database_read_connections: u32,
-    /// Postgres only: connections for contact-set replaces, one per replace in flight (held on top
-    /// of the pool). Each replace is one pipelined round trip plus its commit's flush to disk; fewer
-    /// connections than concurrent writers queue them (4 ran 11 % slower than 8 with 8 writers).
-    #[arg(long, env = "DATABASE_WRITE_CONNECTIONS", default_value_t = 16, global = true)]
-    pub database_write_connections: u32,
+    /// Postgres only: connections of the contact set's hot paths (tokio-postgres), held on top of
+    /// the main pool: one carries every contact-set GET, their queries pipelined; each of the others
+    /// carries one contact-set replace at a time.
+    #[arg(long, env = "DATABASE_PIPELINE_CONNECTIONS", default_value_t = 9, global = true)]
+    pub database_pipeline_connections: u32,
     /// How long a request waits for a pooled connection before answering 503, in milliseconds.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, global = true)]
     pub database_acquire_timeout_ms: u64,
+    /// How long the service waits for the database to answer a statement once sent, in
+    /// milliseconds; past it the request answers 503 (a frozen or unreachable server).
+    #[arg(long, env = "DATABASE_QUERY_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    pub database_query_timeout_ms: u64,
 }
 
 impl StoreSettings {
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.database_acquire_timeout_ms)
+    }
+
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_query_timeout_ms)
     }
 
     /// The URL with any password replaced, safe to log.

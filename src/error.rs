@@ -64,6 +64,9 @@ pub enum ApiError {
     /// 503: the store is unreachable; retry later.
     #[error("the store is unavailable")]
     Unavailable,
+    /// 503: a commit was sent but the store did not confirm it in time; the write may be stored.
+    #[error("the store did not confirm the write in time: it may or may not be stored; read it back before retrying")]
+    OutcomeUnknown,
     /// 500: logged with the request id, never echoed.
     #[error("internal error")]
     Internal(String),
@@ -84,7 +87,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Timeout(_) | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) | ApiError::Unavailable | ApiError::OutcomeUnknown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,6 +112,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Timeout(_) => "timeout",
             ApiError::Unavailable => "store-unavailable",
+            ApiError::OutcomeUnknown => "outcome-unknown",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -115,7 +121,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            ApiError::Unavailable | ApiError::Timeout(_) => Some(RETRY_AFTER_SECS),
+            ApiError::Unavailable | ApiError::OutcomeUnknown | ApiError::Timeout(_) => Some(RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -155,6 +161,10 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "store unavailable");
                 ApiError::Unavailable
+            }
+            StoreError::OutcomeUnknown(msg) => {
+                tracing::warn!(error = %msg, "write outcome unknown");
+                ApiError::OutcomeUnknown
             }
             StoreError::Conflict(CHANNEL_LISTING_TAKEN) => {
                 ApiError::Conflict("that channel listing is already mapped to another property".into())

@@ -14,6 +14,7 @@ pub mod counters;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod in_flight;
 pub mod key_cache;
 pub mod log_format;
 pub mod log_writer;
@@ -64,7 +65,9 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
 }
 
 /// Middleware: a request still running after `timeout` is dropped (rolling back any open
-/// transaction) and answered 503, in its route family's envelope.
+/// transaction) and answered 503, in its route family's envelope. A request that has already sent a
+/// commit is not dropped: its answer is the write's real outcome, which the store bounds by its
+/// query timeout (see [`in_flight`]).
 async fn abandon_after(
     axum::extract::State(timeout): axum::extract::State<Duration>,
     req: Request,
@@ -72,8 +75,11 @@ async fn abandon_after(
 ) -> axum::response::Response {
     let family = api::Family::of(req.uri().path());
     let tracking = req.headers().get("request-tracking-id").cloned();
-    match tokio::time::timeout(timeout, next.run(req)).await {
+    let commit = in_flight::CommitFlag::default();
+    let mut running = std::pin::pin!(commit.scope(next.run(req)));
+    match tokio::time::timeout(timeout, running.as_mut()).await {
         Ok(response) => response,
+        Err(_) if commit.is_set() => running.await,
         Err(_) => family.render(ApiError::Timeout(timeout.as_secs()), tracking.as_ref()),
     }
 }

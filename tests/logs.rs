@@ -59,7 +59,7 @@ async fn access_lines_carry_the_request_and_never_contact_data() {
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("logs.db").display());
-    let store = SqliteStore::connect(&url, 2, Duration::from_secs(5)).await.unwrap();
+    let store = SqliteStore::connect(&url, 2, Duration::from_secs(5), Duration::from_secs(5)).await.unwrap();
     store.migrate().await.unwrap();
     let key = generate_key("t1", "log-key", vec![Scope::Read, Scope::Write, Scope::Admin]);
     store.create_key(key.record).await.unwrap();

@@ -137,8 +137,12 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
 
     let acquire_timeout = Duration::from_secs(1);
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let sizes =
-        PgPoolSizes { max_connections: 4, read_connections: 4, write_connections: 4, acquire_timeout };
+    let sizes = PgPoolSizes {
+        max_connections: 4,
+        pipeline_connections: 4,
+        acquire_timeout,
+        query_timeout: Duration::from_secs(5),
+    };
     let store = PgStore::connect(&url, sizes).unwrap();
     store.migrate().await.unwrap();
     let key = generate_key("t1", "outage", vec![Scope::Read, Scope::Write, Scope::Admin]);

@@ -178,7 +178,7 @@ fn failure(e: ApiError) -> Response {
         ApiError::PreconditionFailed { .. } => {
             (e.status(), vec![entry("447", "simultaneous_update", format!("unable to update: {e}"))])
         }
-        ApiError::Unavailable | ApiError::Timeout(_) | ApiError::Internal(_) => {
+        ApiError::Unavailable | ApiError::OutcomeUnknown | ApiError::Timeout(_) | ApiError::Internal(_) => {
             (e.status(), vec![entry("448", "system_error", e.to_string())])
         }
         ApiError::RateLimited { .. } => (e.status(), vec![entry("450", "rate_limited", e.to_string())]),

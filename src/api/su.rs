@@ -133,7 +133,7 @@ fn render_failure(failure: SuFailure) -> Response {
                 .collect(),
             None,
         ),
-        ApiError::Unavailable | ApiError::Timeout(_) | ApiError::Internal(_) => {
+        ApiError::Unavailable | ApiError::OutcomeUnknown | ApiError::Timeout(_) | ApiError::Internal(_) => {
             if let ApiError::Internal(msg) = &e {
                 tracing::error!(error = %msg, "internal error");
             }

@@ -3,10 +3,9 @@
 
 use std::future::Future;
 
-use sqlx::{Pool, Transaction};
-
 use super::error::StoreResult;
-use super::query::SqlConn;
+use super::query::Driver;
+use super::session::{Conn, Tx};
 
 /// Connection-pool occupancy, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,16 +20,16 @@ pub struct PoolStatus {
 
 /// One database: Postgres or the embedded SQLite file.
 pub trait Backend: Clone + Send + Sync + 'static {
-    /// The sqlx driver; its connections run [`super::query::Sql`].
-    type Db: sqlx::Database<Connection: SqlConn>;
+    /// The sqlx driver that runs [`super::query::Sql`].
+    type Db: Driver;
 
-    /// The pool reads outside a transaction use.
-    fn pool(&self) -> &Pool<Self::Db>;
+    /// A pooled connection, for reads outside a transaction.
+    fn acquire(&self) -> impl Future<Output = StoreResult<Conn<Self::Db>>> + Send;
     /// Opens a transaction that will write; concurrent writers of one row serialise on its lock
     /// (Postgres) or on the database's one writer (SQLite).
-    fn begin_write(&self) -> impl Future<Output = StoreResult<Transaction<'static, Self::Db>>> + Send;
+    fn begin_write(&self) -> impl Future<Output = StoreResult<Tx<Self::Db>>> + Send;
     /// Opens a read-only transaction that sees one consistent snapshot.
-    fn begin_read(&self) -> impl Future<Output = StoreResult<Transaction<'static, Self::Db>>> + Send;
+    fn begin_read(&self) -> impl Future<Output = StoreResult<Tx<Self::Db>>> + Send;
 
     fn migrate(&self) -> impl Future<Output = StoreResult<()>> + Send;
     /// How many pooled connections exist and how many are idle, per pool.
@@ -55,7 +54,7 @@ impl<B: Backend> SqlStore<B> {
     /// away when it did not (a dropped transaction only queues its ROLLBACK until the connection is
     /// next used, holding its locks meanwhile). `done` tells success from a refusal.
     pub(super) async fn settle<T>(
-        tx: Transaction<'static, B::Db>,
+        tx: Tx<B::Db>,
         result: StoreResult<T>,
         done: impl FnOnce(&T) -> bool,
     ) -> StoreResult<T> {

@@ -145,7 +145,7 @@ impl<B: Backend> CustomerStore for SqlStore<B> {
                 .bind(tenant)
                 .bind(customer_id.as_str())
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
             // `ContactUpdates` is never empty, so the batch always has a VALUES row.
             let mut insert = query(INSERT_CONTACTS);
@@ -163,7 +163,7 @@ impl<B: Backend> CustomerStore for SqlStore<B> {
                     .push_bind(now);
             });
             insert.push(ON_CONFLICT_REPLACE);
-            insert.execute(&mut *tx).await?;
+            insert.execute(&mut tx).await?;
             Ok(if created_at == now { Written::Created } else { Written::Updated })
         }
         .await;
@@ -176,9 +176,9 @@ impl<B: Backend> CustomerStore for SqlStore<B> {
         tenant: &str,
         customer_id: &CustomerId,
     ) -> StoreResult<Option<StoredCustomer>> {
-        let mut conn = self.backend.pool().acquire().await?;
+        let mut conn = self.backend.acquire().await?;
         let rows: Vec<CustomerRow> =
-            query(SELECT_CUSTOMER).bind(tenant).bind(customer_id.as_str()).fetch_all(&mut *conn).await?;
+            query(SELECT_CUSTOMER).bind(tenant).bind(customer_id.as_str()).fetch_all(&mut conn).await?;
         assemble_customer(rows)
     }
 }

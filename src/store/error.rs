@@ -6,6 +6,11 @@ pub enum StoreError {
     /// The database cannot be reached (connection refused, pool timed out): retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A commit was sent but the server did not confirm it in time: the write may or may not be
+    /// stored. Reported as 503 saying so; a client reads the resource back (or repeats an
+    /// idempotent write).
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// A named uniqueness or reference constraint was violated.
     #[error("constraint violated: {0}")]
     Conflict(&'static str),

@@ -102,8 +102,8 @@ const KEY_COLUMNS: &str = "id, tenant_id, name, scopes, created_at, revoked_at";
 
 impl<B: Backend> KeyStore for SqlStore<B> {
     async fn count_keys(&self) -> StoreResult<i64> {
-        let mut conn = self.backend.pool().acquire().await?;
-        let (n,): (i64,) = query("SELECT COUNT(*) FROM api_keys").fetch_one(&mut *conn).await?;
+        let mut conn = self.backend.acquire().await?;
+        let (n,): (i64,) = query("SELECT COUNT(*) FROM api_keys").fetch_one(&mut conn).await?;
         Ok(n)
     }
 
@@ -114,7 +114,7 @@ impl<B: Backend> KeyStore for SqlStore<B> {
             query("INSERT INTO tenants (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                 .bind(&key.tenant_id)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             let row: KeyRow = query(format!(
                 "INSERT INTO api_keys (id, tenant_id, name, secret_hash, scopes, created_at) \
@@ -126,7 +126,7 @@ impl<B: Backend> KeyStore for SqlStore<B> {
             .bind(&key.secret_hash)
             .bind(scopes_column(&key.scopes))
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
             Ok(ApiKey::from(row))
         }
@@ -135,10 +135,10 @@ impl<B: Backend> KeyStore for SqlStore<B> {
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<ApiKey>> {
-        let mut conn = self.backend.pool().acquire().await?;
+        let mut conn = self.backend.acquire().await?;
         let rows: Vec<KeyRow> =
             query(format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY tenant_id, created_at, id"))
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut conn)
                 .await?;
         Ok(rows.into_iter().map(ApiKey::from).collect())
     }
@@ -148,19 +148,19 @@ impl<B: Backend> KeyStore for SqlStore<B> {
         let result = query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(Utc::now())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(Into::into);
         Ok(Self::settle(tx, result, |_| true).await? == 1)
     }
 
     async fn find_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
-        let mut conn = self.backend.pool().acquire().await?;
+        let mut conn = self.backend.acquire().await?;
         let row: Option<KeyRow> = query(format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1 AND revoked_at IS NULL"
         ))
         .bind(secret_hash)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut conn)
         .await?;
         Ok(row.map(ApiKey::from))
     }

@@ -26,6 +26,7 @@ pub mod keys;
 mod postgres;
 pub mod properties;
 mod query;
+mod session;
 mod sqlite;
 mod write;
 
@@ -67,8 +68,8 @@ impl<B: ContactSetPaths> Store for SqlStore<B> {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.backend.pool().acquire().await?;
-        query::query("SELECT 1").execute(&mut *conn).await?;
+        let mut conn = self.backend.acquire().await?;
+        query::query("SELECT 1").execute(&mut conn).await?;
         Ok(())
     }
 

@@ -176,13 +176,13 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
         changes: PropertyChanges,
     ) -> StoreResult<(Property, Written)> {
         let mut tx = self.backend.begin_write().await?;
-        let result = write_property(&mut *tx, tenant, id, changes).await;
+        let result = write_property(&mut tx, tenant, id, changes).await;
         Self::settle(tx, result, |_| true).await
     }
 
     async fn get_property(&self, tenant: &str, id: &str) -> StoreResult<Option<Property>> {
-        let mut conn = self.backend.pool().acquire().await?;
-        load_property(&mut *conn, tenant, id).await
+        let mut conn = self.backend.acquire().await?;
+        load_property(&mut conn, tenant, id).await
     }
 
     async fn list_properties(
@@ -191,12 +191,12 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<Property>> {
-        let mut conn = self.backend.pool().acquire().await?;
+        let mut conn = self.backend.acquire().await?;
         let rows: Vec<PropertyRow> = property_select("WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3")
             .bind(tenant)
             .bind(after.unwrap_or(""))
             .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut conn)
             .await?;
         Ok(assemble_properties(rows))
     }
@@ -206,11 +206,11 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
         let result = async {
             // CRM contacts linking the property change with it: unlinked, version bumped and a
             // revision recorded, in this transaction (the cascade alone would not bump them).
-            unlink_property(&mut *tx, tenant, id, PROPERTY_DELETED_AUTHOR).await?;
+            unlink_property(&mut tx, tenant, id, PROPERTY_DELETED_AUTHOR).await?;
             let deleted = query("DELETE FROM properties WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             Ok(deleted == 1)
         }

@@ -1,6 +1,6 @@
 //! The one way the repositories run SQL on either backend: a statement with its arguments
-//! ([`Sql`]), run on a connection of either driver ([`SqlConn`]), decoded into rows that both
-//! drivers can build ([`Record`]).
+//! ([`Sql`]), run on a connection or transaction of either driver ([`SqlConn`]), decoded into rows
+//! that both drivers can build ([`Record`]).
 //!
 //! Why not sqlx's generic API directly: code generic over `sqlx::Database` needs a where-clause for
 //! every bound type and every decoded row on every function (Rust does not imply them), so the store
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Arguments, FromRow, PgConnection, SqliteConnection};
+use sqlx::{Arguments, FromRow, PgConnection, Postgres, Sqlite, SqliteConnection};
 
 /// A bound value. `None` binds a typed NULL (Postgres infers parameter types from them).
 #[derive(Debug, Clone)]
@@ -179,7 +179,8 @@ pub trait Record: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + 
 
 impl<T> Record for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
 
-/// A connection of either backend, with the few SQL spellings that differ between them.
+/// A connection or transaction of either backend that runs [`Sql`], with the few SQL spellings that
+/// differ between them. Implemented by the store's own [`super::session`] types.
 pub trait SqlConn: Send {
     /// Appended to a `SELECT` that must lock its rows for the transaction: `FOR UPDATE` on
     /// Postgres; nothing on SQLite, where a write transaction holds the database write lock.
@@ -197,6 +198,27 @@ pub trait SqlConn: Send {
     ) -> impl Future<Output = sqlx::Result<Option<R>>> + Send;
     /// The last column of every row as text (what `EXPLAIN` answers on either backend).
     fn fetch_plan(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
+}
+
+/// A sqlx driver: how [`Sql`] runs on one of its connections.
+pub trait Driver: sqlx::Database {
+    const LOCK_ROWS: &'static str;
+    const KEY_SHARE: &'static str;
+    const EXPLAIN: &'static str;
+
+    fn execute(conn: &mut Self::Connection, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
+    fn fetch_all<R: Record>(
+        conn: &mut Self::Connection,
+        sql: Sql<'_>,
+    ) -> impl Future<Output = sqlx::Result<Vec<R>>> + Send;
+    fn fetch_optional<R: Record>(
+        conn: &mut Self::Connection,
+        sql: Sql<'_>,
+    ) -> impl Future<Output = sqlx::Result<Option<R>>> + Send;
+    fn fetch_plan(
+        conn: &mut Self::Connection,
+        sql: Sql<'_>,
+    ) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
 }
 
 fn encode_error(e: impl Into<sqlx::error::BoxDynError>) -> sqlx::Error {
@@ -239,45 +261,45 @@ fn sqlite_arguments(args: Vec<Arg<'_>>) -> sqlx::Result<SqliteArguments<'_>> {
     Ok(out)
 }
 
-/// The `SqlConn` methods for one driver: the same four bodies, each over that driver's arguments.
-macro_rules! sql_conn_methods {
-    ($arguments:ident) => {
-        async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
+/// The [`Driver`] functions of one driver: the same four bodies, each over its own arguments.
+macro_rules! driver_functions {
+    ($connection:ty, $arguments:ident) => {
+        async fn execute(conn: &mut $connection, sql: Sql<'_>) -> sqlx::Result<u64> {
             let args = $arguments(sql.args)?;
-            Ok(sqlx::query_with(&sql.text, args).execute(self).await?.rows_affected())
+            Ok(sqlx::query_with(&sql.text, args).execute(conn).await?.rows_affected())
         }
 
-        async fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<R>> {
+        async fn fetch_all<R: Record>(conn: &mut $connection, sql: Sql<'_>) -> sqlx::Result<Vec<R>> {
             let args = $arguments(sql.args)?;
-            sqlx::query_as_with(&sql.text, args).fetch_all(self).await
+            sqlx::query_as_with(&sql.text, args).fetch_all(conn).await
         }
 
-        async fn fetch_optional<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Option<R>> {
+        async fn fetch_optional<R: Record>(conn: &mut $connection, sql: Sql<'_>) -> sqlx::Result<Option<R>> {
             let args = $arguments(sql.args)?;
-            sqlx::query_as_with(&sql.text, args).fetch_optional(self).await
+            sqlx::query_as_with(&sql.text, args).fetch_optional(conn).await
         }
 
-        async fn fetch_plan(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<String>> {
+        async fn fetch_plan(conn: &mut $connection, sql: Sql<'_>) -> sqlx::Result<Vec<String>> {
             use sqlx::Row as _;
             let args = $arguments(sql.args)?;
-            let rows = sqlx::query_with(&sql.text, args).fetch_all(self).await?;
+            let rows = sqlx::query_with(&sql.text, args).fetch_all(conn).await?;
             rows.iter().map(|r| r.try_get::<String, _>(r.len() - 1)).collect()
         }
     };
 }
 
-impl SqlConn for PgConnection {
+impl Driver for Postgres {
     const LOCK_ROWS: &'static str = " FOR UPDATE";
     const KEY_SHARE: &'static str = " FOR KEY SHARE";
     const EXPLAIN: &'static str = "EXPLAIN ";
-    sql_conn_methods!(pg_arguments);
+    driver_functions!(PgConnection, pg_arguments);
 }
 
-impl SqlConn for SqliteConnection {
+impl Driver for Sqlite {
     const LOCK_ROWS: &'static str = "";
     const KEY_SHARE: &'static str = "";
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
-    sql_conn_methods!(sqlite_arguments);
+    driver_functions!(SqliteConnection, sqlite_arguments);
 }
 
 #[cfg(test)]

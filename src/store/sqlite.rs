@@ -14,12 +14,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::backend::{Backend, PoolStatus, SqlStore};
 use super::contact_sets::rows::{profiles_column, Columns, ContactRow, CONTACT_SET_SELECT};
 use super::contact_sets::{ContactSetPaths, ReplaceOutcome};
 use super::error::{StoreError, StoreResult};
+use super::query::query;
+use super::session::{Conn, Limits, Tx};
 use crate::domain::contact_set::{Contact, ContactSet, ProfileType};
 
 /// The embedded store.
@@ -30,14 +32,17 @@ pub type SqliteStore = SqlStore<SqliteBackend>;
 pub struct SqliteBackend {
     reads: SqlitePool,
     writer: SqlitePool,
+    limits: Limits,
 }
 
 impl SqlStore<SqliteBackend> {
-    /// Opens (creating if missing) the file; `max_connections` readers.
+    /// Opens (creating if missing) the file; `max_connections` readers. `query_timeout` bounds every
+    /// statement.
     pub async fn connect(
         url: &str,
         max_connections: u32,
         acquire_timeout: Duration,
+        query_timeout: Duration,
     ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid DATABASE_URL: {e}")))?
@@ -59,15 +64,8 @@ impl SqlStore<SqliteBackend> {
             .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(SqlStore::new(SqliteBackend { reads, writer }))
-    }
-}
-
-impl SqliteBackend {
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        // Still IMMEDIATE: another process may share the file, and a deferred transaction that
-        // upgrades to a writer later could deadlock with it.
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        let limits = Limits { query_timeout, health: Default::default() };
+        Ok(SqlStore::new(SqliteBackend { reads, writer, limits }))
     }
 }
 
@@ -83,16 +81,18 @@ fn status(name: &'static str, pool: &SqlitePool) -> PoolStatus {
 impl Backend for SqliteBackend {
     type Db = Sqlite;
 
-    fn pool(&self) -> &SqlitePool {
-        &self.reads
+    async fn acquire(&self) -> StoreResult<Conn<Sqlite>> {
+        Conn::acquire(&self.reads, &self.limits).await
     }
 
-    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        SqliteBackend::begin_write(self).await
+    async fn begin_write(&self) -> StoreResult<Tx<Sqlite>> {
+        // Still IMMEDIATE: another process may share the file, and a deferred transaction that
+        // upgrades to a writer later could deadlock with it.
+        Tx::begin(&self.writer, "BEGIN IMMEDIATE", &self.limits).await
     }
 
-    async fn begin_read(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.reads.begin_with("BEGIN").await?)
+    async fn begin_read(&self) -> StoreResult<Tx<Sqlite>> {
+        Tx::begin(&self.reads, "BEGIN", &self.limits).await
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -114,8 +114,10 @@ impl Backend for SqliteBackend {
 
 impl ContactSetPaths for SqliteBackend {
     async fn contact_rows(&self, tenant: &str, property_id: &str) -> StoreResult<Vec<ContactRow>> {
-        let rows =
-            sqlx::query(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(&self.reads).await?;
+        let read = sqlx::query(CONTACT_SET_SELECT).bind(tenant).bind(property_id).fetch_all(&self.reads);
+        let rows = tokio::time::timeout(self.limits.query_timeout, read)
+            .await
+            .map_err(|_| StoreError::Unavailable("the database did not answer in time".into()))??;
         Ok(rows.iter().map(ContactRow::decode).collect::<Result<_, _>>()?)
     }
 
@@ -130,9 +132,9 @@ impl ContactSetPaths for SqliteBackend {
         author: &str,
     ) -> StoreResult<ReplaceOutcome> {
         let now = chrono::Utc::now();
-        let mut tx = self.begin_write().await?;
+        let mut tx = Backend::begin_write(self).await?;
         // The If-Match check is part of the bump; the write lock (BEGIN IMMEDIATE) serialises replaces.
-        let bumped: Option<(i64,)> = sqlx::query_as(
+        let bumped: Option<(i64,)> = query(
             "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3 \
              WHERE tenant_id = $1 AND id = $2 AND ($4 IS NULL OR contact_set_revision = $4) \
              RETURNING contact_set_revision",
@@ -141,16 +143,15 @@ impl ContactSetPaths for SqliteBackend {
         .bind(property_id)
         .bind(now)
         .bind(expected_revision)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let Some((revision,)) = bumped else {
-            let current: Option<(i64,)> = sqlx::query_as(
-                "SELECT contact_set_revision FROM properties WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(tenant)
-            .bind(property_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let current: Option<(i64,)> =
+                query("SELECT contact_set_revision FROM properties WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant)
+                    .bind(property_id)
+                    .fetch_optional(&mut tx)
+                    .await?;
             // A dropped transaction only queues its ROLLBACK; end it now so the write lock
             // is not held until the connection's next use.
             tx.rollback().await?;
@@ -160,18 +161,18 @@ impl ContactSetPaths for SqliteBackend {
             });
         };
         // The phones go with their contacts (ON DELETE CASCADE): one statement, not two.
-        sqlx::query("DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2")
+        query("DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2")
             .bind(tenant)
             .bind(property_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if !set.contacts.is_empty() {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut insert = query(
                 "INSERT INTO property_contacts (tenant_id, property_id, position, profiles, \
                  is_general, person_name, person_gender, person_job_title, person_language, email, \
                  address_line, city_name, postal_code, country_code, address_language, state_prov_code) ",
             );
-            insert.push_values(set.contacts.iter().enumerate(), |mut row, (i, c): (usize, &Contact)| {
+            insert.push_values(set.contacts.iter().enumerate(), |row, (i, c): (usize, &Contact)| {
                 let a = c.address.as_ref();
                 row.push_bind(tenant)
                     .push_bind(property_id)
@@ -190,17 +191,17 @@ impl ContactSetPaths for SqliteBackend {
                     .push_bind(a.map(|a| a.language_code.as_str()))
                     .push_bind(a.and_then(|a| a.state_prov_code.as_deref()));
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.execute(&mut tx).await?;
             let phones = set
                 .contacts
                 .iter()
                 .enumerate()
                 .flat_map(|(i, c)| c.phones.iter().enumerate().map(move |(j, p)| (i, j, p)));
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut insert = query(
                 "INSERT INTO property_contact_phones (tenant_id, property_id, contact_position, \
                  position, phone_number, tech_type, extension) ",
             );
-            insert.push_values(phones, |mut row, (i, j, p)| {
+            insert.push_values(phones, |row, (i, j, p)| {
                 row.push_bind(tenant)
                     .push_bind(property_id)
                     .push_bind(i as i32)
@@ -209,9 +210,9 @@ impl ContactSetPaths for SqliteBackend {
                     .push_bind(i32::from(p.tech_type.code()))
                     .push_bind(p.extension.as_deref());
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.execute(&mut tx).await?;
         }
-        sqlx::query(
+        query(
             "INSERT INTO contact_set_revisions \
              (tenant_id, property_id, revision, created_at, created_by, contact_count, contacts) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -223,7 +224,7 @@ impl ContactSetPaths for SqliteBackend {
         .bind(author)
         .bind(set.contacts.len() as i32)
         .bind(Json(&set.contacts))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(ReplaceOutcome::Replaced { revision })

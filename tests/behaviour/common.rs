@@ -74,7 +74,8 @@ impl TestApp {
     pub async fn sqlite_tuned(tuning: Tuning) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("test.db").display());
-        let store = SqliteStore::connect(&url, 4, Duration::from_secs(5)).await.unwrap();
+        let store =
+            SqliteStore::connect(&url, 4, Duration::from_secs(5), Duration::from_secs(5)).await.unwrap();
         let mut app = Self::with_store(store.clone(), Backend::Sqlite(store), tuning).await;
         app._sqlite_dir = Some(dir);
         app

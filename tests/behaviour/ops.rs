@@ -89,7 +89,7 @@ async fn metrics_count_requests_by_route(app: TestApp) {
     assert!(text.contains("db_pool_connections"), "{text}");
     assert!(text.contains("log_lines_dropped_total"), "present before any line is dropped: {text}");
     if matches!(app.backend, crate::common::Backend::Postgres(_)) {
-        for pool in ["main", "read", "write"] {
+        for pool in ["main", "pipeline"] {
             assert!(text.contains(&format!(r#"pool="{pool}""#)), "{pool} pool: {text}");
         }
     }

@@ -141,7 +141,7 @@ impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Option<Vec<RevisionSummary>>> {
-        let mut conn = self.backend.pool().acquire().await?;
+        let mut conn = self.backend.acquire().await?;
         // LEFT JOIN from the property tells "no history yet" from "no such property".
         let rows: Vec<RevisionRow> = query(
             "SELECT r.revision, r.created_at, r.created_by, r.contact_count \
@@ -154,7 +154,7 @@ impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
         .bind(property_id)
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await?;
         if rows.is_empty() {
             return Ok(None);
@@ -177,7 +177,7 @@ impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
         property_id: &str,
         revision: i64,
     ) -> StoreResult<Option<ContactSetRevision>> {
-        let mut conn = self.backend.pool().acquire().await?;
+        let mut conn = self.backend.acquire().await?;
         let row: Option<RevisionSnapshotRow> = query(
             "SELECT revision, created_at, created_by, contact_count, contacts \
              FROM contact_set_revisions WHERE tenant_id = $1 AND property_id = $2 AND revision = $3",
@@ -185,7 +185,7 @@ impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
         .bind(tenant)
         .bind(property_id)
         .bind(revision)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut conn)
         .await?;
         Ok(row.map(|r| ContactSetRevision {
             summary: RevisionSummary {

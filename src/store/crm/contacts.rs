@@ -29,7 +29,7 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
             let mut phones = draft.telephones.take().unwrap_or_default();
-            refuse_on!(check_stored_rules(&mut *tx, tenant, draft.property_ids.as_deref(), &mut phones, None).await?);
+            refuse_on!(check_stored_rules(&mut tx, tenant, draft.property_ids.as_deref(), &mut phones, None).await?);
             draft.telephones = Some(phones);
             let at = now();
             let (id,): (i64,) = query(
@@ -49,10 +49,10 @@ impl<B: Backend> CrmStore for SqlStore<B> {
             .bind(draft.language.as_deref())
             .bind(Json(draft.order_references.clone().unwrap_or_default()))
             .bind(at)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
-            write_collections(&mut *tx, tenant, id, &draft).await?;
-            let contact = refuse_on!(record(&mut *tx, tenant, id, Operation::Create, author).await?);
+            write_collections(&mut tx, tenant, id, &draft).await?;
+            let contact = refuse_on!(record(&mut tx, tenant, id, Operation::Create, author).await?);
             Ok(Ok(contact))
         }
         .await;
@@ -68,7 +68,7 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     ) -> CrmResult<(Contact, Option<Vec<Revision>>)> {
         let mut tx = self.backend.begin_read().await?;
         let result: CrmResult<_> = async {
-            let contact = refuse_on!(load_contact(&mut *tx, tenant, id).await?);
+            let contact = refuse_on!(load_contact(&mut tx, tenant, id).await?);
             let revisions = if include_revisions {
                 let rows: Vec<RevisionRow> = query(
                     "SELECT version, operation, changed_at, changed_by, contact FROM crm_contact_revisions \
@@ -76,7 +76,7 @@ impl<B: Backend> CrmStore for SqlStore<B> {
                 )
                 .bind(tenant)
                 .bind(id)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await?;
                 Some(rows.into_iter().map(Revision::from).collect())
             } else {
@@ -97,19 +97,19 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     ) -> StoreResult<ContactPage> {
         let mut tx = self.backend.begin_read().await?;
         let result: StoreResult<_> = async {
-            let stamp: StampRow = stamp_query("", tenant, &query.filter).fetch_one(&mut *tx).await?;
+            let stamp: StampRow = stamp_query("", tenant, &query.filter).fetch_one(&mut tx).await?;
             let stamp = stamp_of(stamp);
             let etag = stamp.etag(query);
             if cond.not_modified(&etag, stamp.last_modified) {
                 return Ok(ContactPage { stamp, etag, contacts: None });
             }
             let rows: Vec<ContactRow> = if stamp.total > query.offset() {
-                page_query("", tenant, query).fetch_all(&mut *tx).await?
+                page_query("", tenant, query).fetch_all(&mut tx).await?
             } else {
                 Vec::new()
             };
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            let children = fetch_children(&mut *tx, &ids).await?;
+            let children = fetch_children(&mut tx, &ids).await?;
             let contacts = assemble(rows, children)?.into_iter().map(|(c, _)| c).collect();
             Ok(ContactPage { stamp, etag, contacts: Some(contacts) })
         }
@@ -128,14 +128,14 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     ) -> CrmResult<Contact> {
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
             // Telephones sent without addresses are read with the stored primary address.
             let stored_country =
-                if draft.addresses.is_none() { primary_country(&mut *tx, id).await? } else { None };
+                if draft.addresses.is_none() { primary_country(&mut tx, id).await? } else { None };
             let mut phones = draft.telephones.take();
             refuse_on!(
                 check_stored_rules(
-                    &mut *tx,
+                    &mut tx,
                     tenant,
                     draft.property_ids.as_deref(),
                     phones.as_deref_mut().unwrap_or_default(),
@@ -161,10 +161,10 @@ impl<B: Backend> CrmStore for SqlStore<B> {
             .bind(draft.gender.map(|g| g.as_str()))
             .bind(draft.language.as_deref())
             .bind(draft.order_references.as_ref().map(Json))
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-            write_collections(&mut *tx, tenant, id, &draft).await?;
-            let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::Replace, author).await?);
+            write_collections(&mut tx, tenant, id, &draft).await?;
+            let contact = refuse_on!(finish(&mut tx, tenant, id, Operation::Replace, author).await?);
             Ok(Ok(contact))
         }
         .await;
@@ -175,11 +175,11 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     async fn delete_contact(&self, tenant: &str, id: i64, if_match: Option<&IfMatch>) -> CrmResult<()> {
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
             query("DELETE FROM crm_contacts WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             Ok(Ok(()))
         }
@@ -200,11 +200,11 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         let table = item_table(kind);
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
-            refuse_on!(resolve_item(&mut *tx, id, &mut item).await?);
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
+            refuse_on!(resolve_item(&mut tx, id, &mut item).await?);
             let (count,): (i64,) = query(format!("SELECT COUNT(*) FROM {table} WHERE contact_id = $1"))
                 .bind(id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
             if count >= MAX_ITEMS as i64 {
                 return Ok(Err(Refusal::Invalid(vec![FieldError::new(
@@ -215,7 +215,7 @@ impl<B: Backend> CrmStore for SqlStore<B> {
                 )])));
             }
             if item.primary() {
-                clear_primary(&mut *tx, table, id, 0).await?;
+                clear_primary(&mut tx, table, id, 0).await?;
             }
             let (item_id,): (i64,) = match &item {
                 ItemDraft::Email(e) => query(
@@ -254,10 +254,10 @@ impl<B: Backend> CrmStore for SqlStore<B> {
                 .bind(a.country_code.as_str())
                 .bind(a.primary),
             }
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
-            promote_oldest(&mut *tx, table, id).await?;
-            let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::AddItem(kind), author).await?);
+            promote_oldest(&mut tx, table, id).await?;
+            let contact = refuse_on!(finish(&mut tx, tenant, id, Operation::AddItem(kind), author).await?);
             Ok(Ok((contact, item_id)))
         }
         .await;
@@ -278,13 +278,13 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         let table = item_table(kind);
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
-            if !item_exists(&mut *tx, table, id, item_id).await? {
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
+            if !item_exists(&mut tx, table, id, item_id).await? {
                 return Ok(Err(Refusal::ItemNotFound(item_name(kind))));
             }
-            refuse_on!(resolve_item(&mut *tx, id, &mut item).await?);
+            refuse_on!(resolve_item(&mut tx, id, &mut item).await?);
             if item.primary() {
-                clear_primary(&mut *tx, table, id, item_id).await?;
+                clear_primary(&mut tx, table, id, item_id).await?;
             }
             // `primary: false` never demotes: a collection keeps its primary until another
             // item is made primary or it is deleted.
@@ -325,10 +325,9 @@ impl<B: Backend> CrmStore for SqlStore<B> {
                 .bind(a.country_code.as_str())
                 .bind(a.primary),
             }
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-            let contact =
-                refuse_on!(finish(&mut *tx, tenant, id, Operation::UpdateItem(kind), author).await?);
+            let contact = refuse_on!(finish(&mut tx, tenant, id, Operation::UpdateItem(kind), author).await?);
             Ok(Ok(contact))
         }
         .await;
@@ -348,18 +347,17 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         let table = item_table(kind);
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
             let done = query(format!("DELETE FROM {table} WHERE id = $1 AND contact_id = $2"))
                 .bind(item_id)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             if done == 0 {
                 return Ok(Err(Refusal::ItemNotFound(item_name(kind))));
             }
-            promote_oldest(&mut *tx, table, id).await?;
-            let contact =
-                refuse_on!(finish(&mut *tx, tenant, id, Operation::DeleteItem(kind), author).await?);
+            promote_oldest(&mut tx, table, id).await?;
+            let contact = refuse_on!(finish(&mut tx, tenant, id, Operation::DeleteItem(kind), author).await?);
             Ok(Ok(contact))
         }
         .await;
@@ -379,18 +377,18 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         let table = item_table(kind);
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
-            if !item_exists(&mut *tx, table, id, item_id).await? {
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
+            if !item_exists(&mut tx, table, id, item_id).await? {
                 return Ok(Err(Refusal::ItemNotFound(item_name(kind))));
             }
-            clear_primary(&mut *tx, table, id, item_id).await?;
+            clear_primary(&mut tx, table, id, item_id).await?;
             query(format!("UPDATE {table} SET is_primary = TRUE WHERE id = $1 AND contact_id = $2"))
                 .bind(item_id)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             let contact =
-                refuse_on!(finish(&mut *tx, tenant, id, Operation::SetPrimaryItem(kind), author).await?);
+                refuse_on!(finish(&mut tx, tenant, id, Operation::SetPrimaryItem(kind), author).await?);
             Ok(Ok(contact))
         }
         .await;
@@ -408,7 +406,7 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     ) -> CrmResult<(Contact, Note)> {
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
             let row: NoteRow = query(format!(
                 "INSERT INTO crm_contact_notes (tenant_id, contact_id, content, author, tags, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING {NOTE_COLUMNS}"
@@ -419,9 +417,9 @@ impl<B: Backend> CrmStore for SqlStore<B> {
             .bind(note.author.as_str())
             .bind(Json(&note.tags))
             .bind(now())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
-            let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::AddNote, author).await?);
+            let contact = refuse_on!(finish(&mut tx, tenant, id, Operation::AddNote, author).await?);
             Ok(Ok((contact, row.into())))
         }
         .await;
@@ -432,14 +430,14 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     async fn list_notes(&self, tenant: &str, id: i64, note_id: Option<i64>) -> CrmResult<Vec<Note>> {
         let mut tx = self.backend.begin_read().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(check_live(&mut *tx, tenant, id).await?);
+            refuse_on!(check_live(&mut tx, tenant, id).await?);
             let rows: Vec<NoteRow> = query(format!(
                 "SELECT {NOTE_COLUMNS} FROM crm_contact_notes \
                  WHERE contact_id = $1 AND ($2 IS NULL OR id = $2) ORDER BY id"
             ))
             .bind(id)
             .bind(note_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
             if note_id.is_some() && rows.is_empty() {
                 return Ok(Err(Refusal::ItemNotFound("note")));
@@ -461,11 +459,11 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     ) -> CrmResult<Contact> {
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
-            clear_collection(&mut *tx, "crm_contact_custom_fields", id).await?;
-            insert_custom_fields(&mut *tx, tenant, id, &fields).await?;
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
+            clear_collection(&mut tx, "crm_contact_custom_fields", id).await?;
+            insert_custom_fields(&mut tx, tenant, id, &fields).await?;
             let contact =
-                refuse_on!(finish(&mut *tx, tenant, id, Operation::ReplaceCustomFields, author).await?);
+                refuse_on!(finish(&mut tx, tenant, id, Operation::ReplaceCustomFields, author).await?);
             Ok(Ok(contact))
         }
         .await;
@@ -476,14 +474,14 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     async fn list_contact_revisions(&self, tenant: &str, id: i64) -> CrmResult<Vec<Revision>> {
         let mut tx = self.backend.begin_read().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(check_live(&mut *tx, tenant, id).await?);
+            refuse_on!(check_live(&mut tx, tenant, id).await?);
             let rows: Vec<RevisionRow> = query(
                 "SELECT version, operation, changed_at, changed_by, contact FROM crm_contact_revisions \
                  WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version",
             )
             .bind(tenant)
             .bind(id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
             Ok(Ok(rows.into_iter().map(Revision::from).collect()))
         }
@@ -503,7 +501,7 @@ impl<B: Backend> CrmStore for SqlStore<B> {
             return Ok(MergeOutcome::NoOp { message: "a contact cannot be merged into itself".into() });
         }
         let mut tx = self.backend.begin_write().await?;
-        let result = merge(&mut *tx, tenant, primary, secondary, author).await;
+        let result = merge(&mut tx, tenant, primary, secondary, author).await;
         // A refused merge changes nothing, even when refused after moving rows.
         Self::settle(tx, result, |outcome| matches!(outcome, MergeOutcome::Merged { .. })).await
     }

@@ -220,8 +220,8 @@ impl<B: Backend> SqlStore<B> {
     /// 20-contact page), one text per query. For the index tests.
     #[doc(hidden)]
     pub async fn explain_contact_list(&self, tenant: &str, list: &ContactQuery) -> StoreResult<Vec<String>> {
-        let mut conn = self.backend.pool().acquire().await?;
-        explain_list(&mut *conn, tenant, list).await
+        let mut conn = self.backend.acquire().await?;
+        explain_list(&mut conn, tenant, list).await
     }
 }
 

@@ -74,17 +74,54 @@ const CURRENT_REVISION: &str = "SELECT contact_set_revision FROM properties WHER
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
-/// Replaces the set on `client`, a connection of the write pool that no one else is using.
-pub(super) async fn replace(
-    client: &ClientWrapper,
-    tenant: &str,
-    property_id: &str,
-    set: &ContactSet,
-    expected_revision: Option<i64>,
-    author: &str,
-) -> StoreResult<ReplaceOutcome> {
-    let prepare =
-        |sql: &'static str| async move { client.prepare_cached(sql).await.map_err(|e| client_error(&e)) };
+/// What a replace needs, owned: it runs on a task of its own (see `pipeline.rs`).
+pub(super) struct Job {
+    pub(super) tenant: String,
+    pub(super) property_id: String,
+    pub(super) set: ContactSet,
+    pub(super) expected_revision: Option<i64>,
+    pub(super) author: String,
+}
+
+/// How a hot path failed.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// The connection was gone before anything of the work ran on the server: safe to run again.
+    Dead(String),
+    Store(StoreError),
+}
+
+impl Failure {
+    /// A read's error: a connection that is gone is `Dead` (a read may always run again).
+    pub(super) fn classify(e: &tokio_postgres::Error) -> Failure {
+        if connection_gone(e) {
+            Failure::Dead(e.to_string())
+        } else {
+            Failure::Store(client_error(e))
+        }
+    }
+
+    pub(super) fn into_store(self) -> StoreError {
+        match self {
+            Failure::Dead(e) => StoreError::Unavailable(format!("database connection: {e}")),
+            Failure::Store(e) => e,
+        }
+    }
+}
+
+/// Closed, or ended by the server (SQLSTATE classes 57 and 08).
+fn connection_gone(e: &tokio_postgres::Error) -> bool {
+    e.is_closed() || matches!(client_error(e), StoreError::Unavailable(_))
+}
+
+/// Replaces the set on `client`, a connection of the pipeline pool that no one else is using.
+pub(super) async fn replace(client: &ClientWrapper, job: &Job) -> Result<ReplaceOutcome, Failure> {
+    let Job { tenant, property_id, set, expected_revision, author } = job;
+    let (tenant, property_id, author) = (tenant.as_str(), property_id.as_str(), author.as_str());
+    // Nothing is sent before the pipeline but these prepares: a dead connection failing one is `Dead`.
+    let prepare = |sql: &'static str| async move {
+        client.prepare_cached(sql).await.map_err(|e| Failure::classify(&e))
+    };
     let steps = [
         prepare(BEGIN).await?,
         prepare(BUMP_AND_RECORD).await?,
@@ -101,7 +138,7 @@ pub(super) async fn replace(
     let contacts = ContactColumns::new(set);
     let phones = PhoneColumns::new(set);
     let key: [Param; 2] = [&tenant, &property_id];
-    let bump: [Param; 6] = [&tenant, &property_id, &expected_revision, &author, &contact_count, &history];
+    let bump: [Param; 6] = [&tenant, &property_id, expected_revision, &author, &contact_count, &history];
     let contact_params = contacts.params(&key);
     let phone_params = phones.params(&key);
     let params: [&[Param]; 5] = [&[], &bump, &key, &contact_params, &phone_params];
@@ -127,16 +164,21 @@ pub(super) async fn replace(
     let mut revision = None;
     for (i, step) in pipeline.iter_mut().enumerate() {
         match Pin::new(step).take_output().expect("every step finished") {
-            Ok(rows) if i == BUMP_STEP => revision = Some(bumped_revision(&rows)?),
+            Ok(rows) if i == BUMP_STEP => revision = Some(bumped_revision(&rows).map_err(Failure::Store)?),
             Ok(_) => {}
             Err(e) if i == BUMP_STEP && not_bumped(&e) => {
-                return current_outcome(client, tenant, property_id, expected_revision).await;
+                return current_outcome(client, tenant, property_id, *expected_revision)
+                    .await
+                    .map_err(Failure::Store);
             }
+            // `BEGIN` itself never ran: the connection was gone before the pipeline reached the server.
+            Err(e) if i == 0 && connection_gone(&e) => return Err(Failure::Dead(e.to_string())),
             // The first error is the cause; the statements after it only report the aborted transaction.
-            Err(e) => return Err(client_error(&e)),
+            Err(e) => return Err(Failure::Store(client_error(&e))),
         }
     }
-    let revision = revision.ok_or_else(|| StoreError::Other("the bump returned nothing".into()))?;
+    let revision =
+        revision.ok_or_else(|| Failure::Store(StoreError::Other("the bump returned nothing".into())))?;
     Ok(ReplaceOutcome::Replaced { revision })
 }
 

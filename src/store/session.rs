@@ -1,0 +1,211 @@
+//! The store's own connection and transaction types over sqlx's, which add what a service needs
+//! under faults:
+//! - every wait for the server is bounded (`query_timeout`): a frozen or unreachable server gives
+//!   an error (503) instead of holding the request;
+//! - a pooled connection found dead on its first statement (the server restarted or ended the
+//!   session while it sat in the pool) is replaced and the statement run again, once: nothing of it
+//!   ran. The pool then pings every connection that was idle since, before handing it out
+//!   ([`Health`]), so the retry gets a live one;
+//! - a commit marks the request as having a commit in flight ([`crate::in_flight`]), so the request
+//!   timeout waits for the commit's real outcome rather than answering "nothing stored".
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Pool, Transaction};
+
+use super::error::{session_ending_code, StoreError, StoreResult};
+use super::query::{Driver, Record, Sql, SqlConn};
+
+/// When a pool last saw a dead connection, so that connections idle since then are checked.
+#[derive(Debug)]
+pub struct Health {
+    started: Instant,
+    /// Milliseconds after `started` of the last dead connection seen (0: never).
+    dead_seen_ms: AtomicU64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health { started: Instant::now(), dead_seen_ms: AtomicU64::new(0) }
+    }
+}
+
+impl Health {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+
+    pub(super) fn saw_dead(&self) {
+        self.dead_seen_ms.store(self.now_ms(), Ordering::SeqCst);
+    }
+
+    /// Whether a connection idle for `idle_for` was already idle when a dead one was seen (the
+    /// same cause, a restart or a mass termination, most likely ended it too).
+    pub(super) fn suspect(&self, idle_for: Duration) -> bool {
+        let dead = self.dead_seen_ms.load(Ordering::SeqCst);
+        let idle_since =
+            self.now_ms().saturating_sub(u64::try_from(idle_for.as_millis()).unwrap_or(u64::MAX));
+        dead != 0 && idle_since <= dead
+    }
+}
+
+/// Whether an error says the connection is gone (I/O, or the server ending the session), as
+/// opposed to an error in the statement.
+pub(super) fn is_dead(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| session_ending_code(&c)),
+        _ => false,
+    }
+}
+
+/// What a session needs of its pool.
+#[derive(Clone)]
+pub(super) struct Limits {
+    pub(super) query_timeout: Duration,
+    pub(super) health: Arc<Health>,
+}
+
+fn timed_out(after: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("the database did not answer within {} ms", after.as_millis()),
+    ))
+}
+
+async fn bounded<T>(after: Duration, fut: impl Future<Output = sqlx::Result<T>>) -> sqlx::Result<T> {
+    tokio::time::timeout(after, fut).await.unwrap_or_else(|_| Err(timed_out(after)))
+}
+
+/// A pooled connection, for reads outside a transaction.
+pub struct Conn<DB: Driver> {
+    conn: PoolConnection<DB>,
+    pool: Pool<DB>,
+    limits: Limits,
+    /// No statement has run on it yet (a dead connection is only retried then).
+    fresh: bool,
+}
+
+impl<DB: Driver> Conn<DB> {
+    pub(super) async fn acquire(pool: &Pool<DB>, limits: &Limits) -> StoreResult<Self> {
+        let conn = pool.acquire().await?;
+        Ok(Conn { conn, pool: pool.clone(), limits: limits.clone(), fresh: true })
+    }
+
+    /// Replaces a connection found dead (see the module comment).
+    async fn replace_dead(&mut self, e: &sqlx::Error) -> sqlx::Result<()> {
+        self.limits.health.saw_dead();
+        tracing::info!(error = %e, "pooled connection was dead; retrying on another");
+        let after = self.limits.query_timeout;
+        self.conn =
+            tokio::time::timeout(after, self.pool.acquire()).await.map_err(|_| timed_out(after))??;
+        Ok(())
+    }
+}
+
+/// Runs `$run` on a [`Conn`]; if it was fresh and turns out dead, once more on another connection.
+macro_rules! on_live_connection {
+    ($self:ident, $sql:ident, $run:expr) => {{
+        let after = $self.limits.query_timeout;
+        if !std::mem::take(&mut $self.fresh) {
+            bounded(after, $run(&mut *$self.conn, $sql)).await
+        } else {
+            let again = $sql.clone();
+            match bounded(after, $run(&mut *$self.conn, $sql)).await {
+                Err(e) if is_dead(&e) => {
+                    $self.replace_dead(&e).await?;
+                    bounded(after, $run(&mut *$self.conn, again)).await
+                }
+                other => other,
+            }
+        }
+    }};
+}
+
+/// A transaction of the store.
+pub struct Tx<DB: Driver> {
+    tx: Transaction<'static, DB>,
+    query_timeout: Duration,
+}
+
+impl<DB: Driver> Tx<DB> {
+    /// Opens a transaction with `begin` (`BEGIN` with the backend's options). A pooled connection
+    /// that is dead fails the `BEGIN` itself, before anything of the use case was sent: then once
+    /// more, on another connection.
+    pub(super) async fn begin(pool: &Pool<DB>, begin: &'static str, limits: &Limits) -> StoreResult<Self> {
+        let after = limits.query_timeout;
+        let open = || async { bounded(after, pool.begin_with(begin)).await };
+        let tx = match open().await {
+            Err(e) if is_dead(&e) => {
+                limits.health.saw_dead();
+                tracing::info!(error = %e, "pooled connection was dead; retrying on another");
+                open().await?
+            }
+            other => other?,
+        };
+        Ok(Tx { tx, query_timeout: after })
+    }
+
+    /// Commits. Once the COMMIT is sent its outcome is the answer, so the request is marked as
+    /// having a commit in flight; a server that does not answer leaves the outcome unknown.
+    pub async fn commit(self) -> StoreResult<()> {
+        let after = self.query_timeout;
+        crate::in_flight::commit_sent();
+        match tokio::time::timeout(after, self.tx.commit()).await {
+            Ok(done) => Ok(done?),
+            Err(_) => Err(StoreError::OutcomeUnknown(format!(
+                "the database did not confirm the commit within {} ms",
+                after.as_millis()
+            ))),
+        }
+    }
+
+    /// Rolls back now rather than when the connection is next used.
+    pub async fn rollback(self) -> StoreResult<()> {
+        let after = self.query_timeout;
+        bounded(after, self.tx.rollback()).await?;
+        Ok(())
+    }
+}
+
+impl<DB: Driver> SqlConn for Conn<DB> {
+    const LOCK_ROWS: &'static str = DB::LOCK_ROWS;
+    const KEY_SHARE: &'static str = DB::KEY_SHARE;
+    const EXPLAIN: &'static str = DB::EXPLAIN;
+
+    async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
+        on_live_connection!(self, sql, DB::execute)
+    }
+    async fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<R>> {
+        on_live_connection!(self, sql, DB::fetch_all)
+    }
+    async fn fetch_optional<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Option<R>> {
+        on_live_connection!(self, sql, DB::fetch_optional)
+    }
+    async fn fetch_plan(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<String>> {
+        on_live_connection!(self, sql, DB::fetch_plan)
+    }
+}
+
+impl<DB: Driver> SqlConn for Tx<DB> {
+    const LOCK_ROWS: &'static str = DB::LOCK_ROWS;
+    const KEY_SHARE: &'static str = DB::KEY_SHARE;
+    const EXPLAIN: &'static str = DB::EXPLAIN;
+
+    async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
+        bounded(self.query_timeout, DB::execute(&mut *self.tx, sql)).await
+    }
+    async fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<R>> {
+        bounded(self.query_timeout, DB::fetch_all(&mut *self.tx, sql)).await
+    }
+    async fn fetch_optional<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Option<R>> {
+        bounded(self.query_timeout, DB::fetch_optional(&mut *self.tx, sql)).await
+    }
+    async fn fetch_plan(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<String>> {
+        bounded(self.query_timeout, DB::fetch_plan(&mut *self.tx, sql)).await
+    }
+}
