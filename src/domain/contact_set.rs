@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::validation::country::{self, PostalError};
+use crate::validation::job_title::{booking_job_title, BOOKING_JOB_TITLES};
 use crate::validation::phone::{self, PhoneError};
 use crate::validation::{
     codes, quote, text, ErrorKind, Errors, FieldError, ParseOptions, PhoneLimits, Pointer,
@@ -282,7 +282,7 @@ impl FromStr for Gender {
 
 string_serde!(Gender);
 
-/// One of the 17 Booking.com job titles (BCJT).
+/// One of the 17 Booking.com job titles (BCJT), in the order of [`BOOKING_JOB_TITLES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum JobTitle {
     /// `Administration Employee`.
@@ -322,9 +322,6 @@ pub enum JobTitle {
     Unknown,
 }
 
-static JOB_TITLES: LazyLock<HashMap<String, JobTitle>> =
-    LazyLock::new(|| JobTitle::ALL.into_iter().map(|t| (t.as_str().to_lowercase(), t)).collect());
-
 impl JobTitle {
     /// All 17 titles in Booking's (alphabetical) order.
     pub const ALL: [JobTitle; 17] = [
@@ -349,30 +346,12 @@ impl JobTitle {
 
     /// Booking's exact display string.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            JobTitle::AdministrationEmployee => "Administration Employee",
-            JobTitle::DirectorOfBusinessDevelopment => "Director of Business Development",
-            JobTitle::ECommerceManager => "E-Commerce Manager",
-            JobTitle::FinanceManager => "Finance Manager",
-            JobTitle::FrontOfficeEmployee => "Front Office Employee",
-            JobTitle::FrontOfficeManager => "Front Office Manager",
-            JobTitle::GeneralManager => "General Manager",
-            JobTitle::MarketingManager => "Marketing Manager",
-            JobTitle::Owner => "Owner",
-            JobTitle::ReservationsEmployee => "Reservations Employee",
-            JobTitle::ReservationsManager => "Reservations Manager",
-            JobTitle::RevenueManager => "Revenue Manager",
-            JobTitle::RoomsDivisionManager => "Rooms Division Manager",
-            JobTitle::SalesAndMarketingManager => "Sales & Marketing Manager",
-            JobTitle::SalesExecutive => "Sales Executive",
-            JobTitle::SalesManager => "Sales Manager",
-            JobTitle::Unknown => "Unknown",
-        }
+        BOOKING_JOB_TITLES[self as usize]
     }
 
     /// Case-insensitive match on the display string.
     pub fn parse(s: &str) -> Result<Self, UnknownValue> {
-        JOB_TITLES.get(&s.trim().to_lowercase()).copied().ok_or(UnknownValue { what: "job title" })
+        booking_job_title(s.trim()).map(|i| Self::ALL[i]).ok_or(UnknownValue { what: "job title" })
     }
 }
 
@@ -1799,9 +1778,12 @@ mod tests {
         );
         assert_eq!(JobTitle::default(), JobTitle::Unknown);
         assert_eq!(JobTitle::ALL.len(), 17);
-        for t in JobTitle::ALL {
+        for (i, t) in JobTitle::ALL.into_iter().enumerate() {
+            // The variants follow the table's order, which `as_str` and `parse` rely on.
+            assert_eq!(t as usize, i);
             assert_eq!(JobTitle::parse(t.as_str()), Ok(t));
         }
+        assert_eq!(JobTitle::SalesAndMarketingManager.as_str(), "Sales & Marketing Manager");
         assert_eq!(LanguageCode::parse("ZH-TW").unwrap().as_str(), "zh-tw");
         assert!(LanguageCode::parse("zh").is_err());
         assert!(LanguageCode::parse("cn").is_err());

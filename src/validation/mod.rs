@@ -4,12 +4,14 @@
 //! [`code`](codes) and an [`ErrorKind`] that each route maps to its own dialect (Booking `320`,
 //! `321`, `394`, `450`; SU `244`, `320`, `321`, `584`). The list of codes is in [`codes`].
 //!
-//! The contact-set walker itself is [`ContactSet::parse`](crate::domain::contact_set::ContactSet::parse);
-//! the tables it relies on (countries, postal codes, languages, job titles, phone metadata) live in
-//! the sibling modules and are built once in statics.
+//! The contact-set walker itself is `ContactSet::parse` in `crate::domain::contact_set`; the tables
+//! it relies on (countries, postal codes, languages, job titles, phone metadata) live in the sibling
+//! modules and are built once in statics. Nothing here knows the domain types: they are built on
+//! these rules, never the other way round.
 
 pub mod codes;
 pub mod country;
+pub mod job_title;
 pub mod phone;
 pub mod text;
 
@@ -23,7 +25,7 @@ pub fn warm_up() {
     country::warm_up();
     let _ = text::booking_language("en-gb");
     let _ = text::spoken_language("en-gb");
-    let _ = crate::domain::contact_set::JobTitle::parse("Unknown");
+    job_title::warm_up();
 }
 
 /// What went wrong, in the terms each API dialect maps to its own code.
