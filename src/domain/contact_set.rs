@@ -4,6 +4,7 @@
 //! store can rebuild them from rows it wrote. Request bodies go through [`ContactSet::parse`],
 //! which reports every violation at once; `Deserialize` is only for trusted snapshots.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -546,11 +547,7 @@ impl ContactSet {
     pub fn parse(body: &Value, opts: &ParseOptions) -> Result<ContactSet, Vec<FieldError>> {
         let mut walker = Walker { errs: Errors::new(), opts };
         let set = walker.root(body);
-        debug_assert!(set.is_some() || !walker.errs.is_empty());
-        match set {
-            Some(set) if walker.errs.is_empty() => Ok(set),
-            _ => Err(walker.errs.into_vec()),
-        }
+        walker.errs.finish_some(set)
     }
 }
 
@@ -597,7 +594,7 @@ fn peek_country(contact: &Map<String, Value>) -> Option<CountryCode> {
 
 impl Walker<'_> {
     fn invalid(&mut self, at: &Pointer, code: &'static str, detail: impl Into<String>) {
-        self.errs.push(at, ErrorKind::Invalid, code, detail);
+        self.errs.invalid(at, code, detail);
     }
 
     fn invalid_type(&mut self, at: &Pointer, expected: &str, found: &Value) {
@@ -615,16 +612,10 @@ impl Walker<'_> {
             self.invalid_type(at, "an object", v);
             return None;
         };
-        for key in map.keys() {
-            if !known.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
-                self.errs.push(
-                    at.key(key),
-                    ErrorKind::UnknownMember,
-                    codes::UNKNOWN_MEMBER,
-                    format!("unknown member {}", quote(key)),
-                );
-            }
-        }
+        // Only the SU root has extra members, so only it pays for the combined list.
+        let known: Cow<'_, [&str]> =
+            if extra.is_empty() { Cow::Borrowed(known) } else { Cow::Owned([known, extra].concat()) };
+        self.errs.unknown_members(map, at, &known, |key| format!("unknown member {}", quote(key)));
         Some(map)
     }
 
