@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::store::{ChannelMapping, Property, PropertyChanges, Store, Written};
+use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
 use crate::validation::{ErrorKind, FieldError};
 
 /// Default and largest page size of the property list.
@@ -34,11 +35,6 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// `property_id`: 1 to 64 of `[A-Za-z0-9_-]`.
-pub fn valid_property_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
 fn valid_channel(c: &str) -> bool {
     (1..=32).contains(&c.len())
         && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
@@ -48,12 +44,12 @@ impl PutPropertyRequest {
     /// Checks every member, reporting all violations at once.
     fn into_changes(self, property_id: &str) -> Result<PropertyChanges, ApiError> {
         let mut errors = Vec::new();
-        if !valid_property_id(property_id) {
+        if !valid_id(property_id) {
             errors.push(FieldError::new(
                 "property_id",
                 ErrorKind::Invalid,
-                "property_id_invalid",
-                "property_id must be 1 to 64 of A-Z, a-z, 0-9, _ and -",
+                PROPERTY_ID_INVALID,
+                format!("property_id must be {ID_RULE}"),
             ));
         }
         let name = self.name.map(|n| n.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
@@ -207,6 +203,6 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|id| valid_property_id(id))
+        .filter(|id| valid_id(id))
         .ok_or_else(|| ApiError::bad_request("cursor", "cursor_invalid", "cursor is not one this API issued"))
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::validation::country::{self, PostalError};
 use crate::validation::job_title::{booking_job_title, BOOKING_JOB_TITLES};
-use crate::validation::phone::{self, PhoneError};
+use crate::validation::phone::{self, PhoneError, EXTENSION_MAX_DIGITS};
 use crate::validation::{
     codes, quote, text, ErrorKind, Errors, FieldError, ParseOptions, PhoneLimits, Pointer,
 };
@@ -25,8 +25,6 @@ pub const MAX_CONTACTS: usize = 100;
 pub const MAX_PHONES: usize = 10;
 /// Longest `contact_person.name`, `address_line`, `city_name` and `state_prov_code`.
 pub const MAX_TEXT_CHARS: usize = 255;
-/// Longest phone `extension` in digits.
-pub const MAX_EXTENSION_DIGITS: usize = 10;
 
 /// A value outside a closed set of codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -975,14 +973,11 @@ impl Walker<'_> {
                                 "extension is only allowed on phone_tech_type 1 (voice)",
                             );
                             None
-                        } else if ext.is_empty()
-                            || ext.len() > MAX_EXTENSION_DIGITS
-                            || !ext.bytes().all(|b| b.is_ascii_digit())
-                        {
+                        } else if !phone::valid_extension(ext) {
                             self.invalid(
                                 &ext_at,
                                 codes::EXTENSION_INVALID,
-                                format!("extension must be 1 to {MAX_EXTENSION_DIGITS} digits"),
+                                format!("extension must be 1 to {EXTENSION_MAX_DIGITS} digits"),
                             );
                             None
                         } else {

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::validation::country::{check_postal_code, iso_alpha2};
+use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
+use crate::validation::phone::{check_phone, valid_extension};
 use crate::validation::text::is_valid_email;
 use crate::validation::{codes as common, ErrorKind, Errors, FieldError, Pointer};
 
@@ -32,7 +34,8 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// Pages past this one are served as this one (empty unless the tenant is huge); keeps offsets small.
 const MAX_PAGE: i64 = 10_000_000;
 
-/// Machine codes of CRM validation failures (in addition to [`crate::validation::codes`]).
+/// Machine codes of CRM validation failures (in addition to [`crate::validation::codes`] and
+/// [`crate::validation::ids::PROPERTY_ID_INVALID`]).
 pub mod codes {
     /// None of firstName, lastName, companyName is given.
     pub const NAME_REQUIRED: &str = "name_required";
@@ -48,8 +51,6 @@ pub mod codes {
     pub const PRIMARY_DUPLICATED: &str = "primary_duplicated";
     /// The same value twice in a list that is a set.
     pub const DUPLICATE_ITEM: &str = "duplicate_item";
-    /// Not 1 to 64 of `[A-Za-z0-9_-]`.
-    pub const PROPERTY_ID_INVALID: &str = "property_id_invalid";
     /// No property with this id in the caller's tenant.
     pub const PROPERTY_UNKNOWN: &str = "property_unknown";
     /// A national-format number with no country to read it with.
@@ -620,12 +621,8 @@ pub fn normalise_phone(number: &str, country: Option<&str>) -> Result<String, Ph
     }
     let parsed = phonenumber::parse(region, &input).map_err(|_| PhoneProblem::Invalid)?;
     let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-    crate::validation::phone::check_phone(&e164, None).map_err(|_| PhoneProblem::Invalid)?;
+    check_phone(&e164, None).map_err(|_| PhoneProblem::Invalid)?;
     Ok(e164)
-}
-
-fn valid_property_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn valid_language(tag: &str) -> bool {
@@ -726,8 +723,7 @@ impl ContactRequest {
         });
         let property_ids = self.property_ids.map(|ids| {
             string_set(&mut errors, &root.key("propertyIds"), ids, |id| {
-                (!valid_property_id(id))
-                    .then_some((codes::PROPERTY_ID_INVALID, "1 to 64 of A-Z, a-z, 0-9, _ and -"))
+                (!valid_id(id)).then_some((PROPERTY_ID_INVALID, ID_RULE))
             })
         });
         let order_references = self.order_references.map(|refs| {
@@ -854,7 +850,7 @@ impl TelephoneRequest {
             }
         }
         let extension = clean(self.extension).inspect(|x| {
-            if x.is_empty() || x.len() > 10 || !x.bytes().all(|b| b.is_ascii_digit()) {
+            if !valid_extension(x) {
                 errors.invalid(at.key("extension"), common::EXTENSION_INVALID, "1 to 10 digits");
             }
         });
@@ -1379,7 +1375,7 @@ mod tests {
                 ("/firstName", codes::NAME_REQUIRED),
                 ("/gender", codes::GENDER_INVALID),
                 ("/language", codes::LANGUAGE_INVALID),
-                ("/propertyIds/1", codes::PROPERTY_ID_INVALID),
+                ("/propertyIds/1", PROPERTY_ID_INVALID),
                 ("/propertyIds/2", codes::DUPLICATE_ITEM),
                 ("/addresses/0/city", common::REQUIRED),
                 ("/addresses/0/countryCode", common::COUNTRY_CODE_INVALID),

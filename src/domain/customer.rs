@@ -22,19 +22,19 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::validation::ids::{valid_id, ID_MAX_CHARS};
+use crate::validation::phone::{valid_extension, EXTENSION_MAX_DIGITS};
 use crate::validation::text::is_valid_email;
 use crate::validation::{codes, ErrorKind, FieldError, Pointer};
 
 /// Longest `customer_id`.
-pub const CUSTOMER_ID_MAX_CHARS: usize = 64;
+pub const CUSTOMER_ID_MAX_CHARS: usize = ID_MAX_CHARS;
 /// Longest tracking id.
 pub const TRACKING_ID_MAX_CHARS: usize = 128;
 /// Longest `name` and `organization_name`.
 pub const NAME_MAX_CHARS: usize = 200;
 /// Digits a phone number must have, after stripping separators.
 pub const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 4..=20;
-/// Longest extension.
-pub const EXTENSION_MAX_DIGITS: usize = 10;
 /// At most one contact per type, so at most this many per request.
 pub const MAX_CONTACTS: usize = 2;
 /// Name of the header that carries the tracking id in and out.
@@ -135,9 +135,7 @@ pub struct CustomerId(String);
 
 impl CustomerId {
     pub fn parse(raw: &str) -> Result<CustomerId, Violation> {
-        let ok = (1..=CUSTOMER_ID_MAX_CHARS).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok {
+        if valid_id(raw) {
             Ok(CustomerId(raw.to_owned()))
         } else {
             Err(Violation::outside(
@@ -466,8 +464,7 @@ fn parse_contact(
     let ext_loc = loc.key("work_phone_extension");
     let work_phone_extension =
         optional_string(obj, "work_phone_extension", &ext_loc, errors).and_then(|ext| {
-            if ext.is_empty() || ext.len() > EXTENSION_MAX_DIGITS || !ext.bytes().all(|b| b.is_ascii_digit())
-            {
+            if !valid_extension(&ext) {
                 errors.push(Violation::at(
                     &ext_loc,
                     ErrorKind::Invalid,

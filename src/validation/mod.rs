@@ -6,7 +6,7 @@
 //! - [`codes`]: the codes shared by several families; a family's own codes sit next to its
 //!   domain type.
 //! - Rules used by more than one family, and the tables behind them, built once in statics:
-//!   [`phone`], [`country`] (countries, postal codes), [`text`] (CJK, email, languages),
+//!   [`ids`], [`phone`], [`country`] (countries, postal codes), [`text`] (CJK, email, languages),
 //!   [`job_title`]. A rule of one family only lives next to its domain type in `crate::domain`.
 //! - [`ParseOptions`] and [`PhoneLimits`]: where the Booking and SU contact-set routes differ.
 //!
@@ -15,6 +15,7 @@
 pub mod codes;
 pub mod country;
 pub mod errors;
+pub mod ids;
 pub mod job_title;
 pub mod phone;
 pub mod pointer;
