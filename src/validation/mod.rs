@@ -5,9 +5,10 @@
 //!   `244`, `320`, `321`, `584`) and [`Errors`], the collector every parser reports through.
 //! - [`codes`]: the codes shared by several families; a family's own codes sit next to its
 //!   domain type.
-//! - Rules used by more than one family, and the tables behind them, built once in statics:
-//!   [`ids`], [`phone`], [`country`] (countries, postal codes), [`text`] (CJK, email, languages),
-//!   [`job_title`]. A rule of one family only lives next to its domain type in `crate::domain`.
+//! - Rules more than one family uses, and every rule table (built once in statics): [`ids`],
+//!   [`phone`], [`country`] (countries, postal codes), [`text`] (CJK, email, languages),
+//!   [`job_title`]. A table-free rule of one family lives next to its domain type in
+//!   `crate::domain`.
 //! - [`ParseOptions`] and [`PhoneLimits`]: where the Booking and SU contact-set routes differ.
 //!
 //! Nothing here knows the domain types; they are built on these rules, never the other way round.
