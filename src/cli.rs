@@ -6,12 +6,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-use crate::api::properties::valid_property_id;
 use crate::auth::generate_key;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::state::AppState;
 use crate::store::prelude::*;
 use crate::store::{PgPoolSizes, PgStore, Scope, SqliteStore};
+use crate::validation::ids::{valid_id, ID_RULE};
 
 /// Contact details of hotels and other properties, over HTTP.
 #[derive(Debug, Parser)]
@@ -181,8 +181,8 @@ pub async fn shutdown_signal() {
 async fn keys<S: Store>(store: &S, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Create { tenant, name, scopes } => {
-            if !valid_property_id(&tenant) {
-                bail!("tenant must be 1 to 64 of A-Z, a-z, 0-9, _ and -");
+            if !valid_id(&tenant) {
+                bail!("tenant must be {ID_RULE}");
             }
             let scopes = parse_scopes(&scopes)?;
             let key = generate_key(&tenant, &name, scopes);

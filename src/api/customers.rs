@@ -22,18 +22,20 @@ use serde_json::Value;
 
 use crate::auth::{authenticate, bearer_token, Caller};
 use crate::domain::customer::{
-    ContactsRequest, CustomerContact, CustomerId, InvalidRequest, TrackingId, Violation, TRACKING_ID_HEADER,
+    field_path, malformed_json, ContactsRequest, CustomerContact, CustomerId, InvalidRequest, TrackingId,
+    TRACKING_ID_HEADER,
 };
 use crate::error::ApiError;
 use crate::extract::json_body;
 use crate::state::AppState;
 use crate::store::customers::StoredCustomer;
 use crate::store::{Scope, Store, Written};
+use crate::validation::{Errors, FieldError};
 
 /// Why a request failed: a shared error, or the violations of the request (400).
 enum Failure {
     Api(ApiError),
-    Invalid(Vec<Violation>),
+    Invalid(Vec<FieldError>),
 }
 
 impl From<ApiError> for Failure {
@@ -106,10 +108,12 @@ fn success<T: Serialize>(tracking_id: &TrackingId, data: T) -> Response {
 /// (`Retry-After`, and on 401 a challenge for each accepted scheme).
 fn failure(f: Failure, tracking_id: &TrackingId) -> Response {
     let (status, messages, api_error) = match f {
-        Failure::Invalid(violations) => {
-            let errors: Vec<_> = violations.iter().map(Violation::to_field_error).collect();
+        Failure::Invalid(errors) => {
             crate::observability::count_validation_failures(&errors);
-            (StatusCode::BAD_REQUEST, violations.iter().map(ToString::to_string).collect(), None)
+            // `contacts[1].work_phone: must have 4 to 20 digits`, as seed 002's clients read it.
+            let messages =
+                errors.iter().map(|e| format!("{}: {}", field_path(&e.pointer), e.detail)).collect();
+            (StatusCode::BAD_REQUEST, messages, None)
         }
         Failure::Api(e) => {
             let messages = match &e {
@@ -197,11 +201,11 @@ async fn customer_caller<S: Store>(
 }
 
 /// The header's tracking id, or its violation.
-fn header_tracking_id(headers: &HeaderMap) -> Result<Option<TrackingId>, Violation> {
+fn header_tracking_id(headers: &HeaderMap) -> Result<Option<TrackingId>, FieldError> {
     TrackingId::from_header(headers.get(TRACKING_ID_HEADER).map(HeaderValue::as_bytes))
 }
 
-fn customer_id(path: Result<Path<String>, PathRejection>) -> Result<CustomerId, Violation> {
+fn customer_id(path: Result<Path<String>, PathRejection>) -> Result<CustomerId, FieldError> {
     CustomerId::parse(path.as_ref().map(|Path(id)| id.as_str()).unwrap_or_default())
 }
 
@@ -219,26 +223,21 @@ pub async fn upsert_customer_contacts<S: Store>(
     let result = async {
         let caller = customer_caller(&state, req.headers(), Scope::Write).await?;
         let bytes = json_body(req, &state).await?;
-        let body: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Failure::Invalid(vec![Violation::malformed_json(e)]))?;
-        let mut violations: Vec<Violation> = from_header.err().into_iter().collect();
-        let customer_id = customer_id(path).map_err(|v| violations.push(v)).ok();
+        let body: Value =
+            serde_json::from_slice(&bytes).map_err(|e| Failure::Invalid(vec![malformed_json(e)]))?;
+        // Header, path and body are all checked, so one answer lists everything wrong.
+        let mut errors = Errors::new();
+        errors.extend(from_header.err());
+        let customer_id = customer_id(path).map_err(|e| errors.extend([e])).ok();
         let parsed = ContactsRequest::parse(&body);
         let body_tracking_id = match &parsed {
             Ok(r) => r.request_tracking_id.clone(),
             Err(InvalidRequest { request_tracking_id, .. }) => request_tracking_id.clone(),
         };
         tracking_id = tracking_id.take().or(body_tracking_id);
-        let request = match parsed {
-            Ok(r) => r,
-            Err(invalid) => {
-                violations.extend(invalid.violations);
-                return Err(Failure::Invalid(violations));
-            }
-        };
-        let Some(customer_id) = customer_id.filter(|_| violations.is_empty()) else {
-            return Err(Failure::Invalid(violations));
-        };
+        let request = parsed.map_err(|invalid| errors.extend(invalid.errors)).ok();
+        let (customer_id, request) =
+            errors.finish_some(customer_id.zip(request)).map_err(Failure::Invalid)?;
         let written = state
             .store
             .upsert_customer_contacts(&caller.tenant_id, &customer_id, &request.contacts)
@@ -276,11 +275,10 @@ pub async fn get_customer_contacts<S: Store>(
     tracing::Span::current().record("tracking_id", tracking_id.as_str());
     let result = async {
         let caller = customer_caller(&state, &headers, Scope::Read).await?;
-        let mut violations: Vec<Violation> = from_header.err().into_iter().collect();
-        let customer_id = customer_id(path).map_err(|v| violations.push(v)).ok();
-        let Some(customer_id) = customer_id.filter(|_| violations.is_empty()) else {
-            return Err(Failure::Invalid(violations));
-        };
+        let mut errors = Errors::new();
+        errors.extend(from_header.err());
+        let customer_id = customer_id(path).map_err(|e| errors.extend([e])).ok();
+        let customer_id = errors.finish_some(customer_id).map_err(Failure::Invalid)?;
         let customer = state
             .store
             .get_customer_contacts(&caller.tenant_id, &customer_id)

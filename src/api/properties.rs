@@ -5,117 +5,19 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::{Admin, Reader};
+use crate::domain::property::PutPropertyRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
-use crate::store::{ChannelMapping, Property, PropertyChanges, Store, Written};
-use crate::validation::{ErrorKind, FieldError};
+use crate::store::{Property, Store, Written};
+use crate::validation::ids::valid_id;
 
 /// Default and largest page size of the property list.
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
-const MAX_MAPPINGS: usize = 20;
-
-/// Body of `PUT /api/v1/properties/{property_id}`; absent members keep their stored value.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PutPropertyRequest {
-    #[serde(default, deserialize_with = "present")]
-    name: Option<Option<String>>,
-    #[serde(default)]
-    channel_mappings: Option<Vec<ChannelMapping>>,
-}
-
-/// Tells "absent" (outer `None`, via `default`) from "null" (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// `property_id`: 1 to 64 of `[A-Za-z0-9_-]`.
-pub fn valid_property_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-fn valid_channel(c: &str) -> bool {
-    (1..=32).contains(&c.len())
-        && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-impl PutPropertyRequest {
-    /// Checks every member, reporting all violations at once.
-    fn into_changes(self, property_id: &str) -> Result<PropertyChanges, ApiError> {
-        let mut errors = Vec::new();
-        if !valid_property_id(property_id) {
-            errors.push(FieldError::new(
-                "property_id",
-                ErrorKind::Invalid,
-                "property_id_invalid",
-                "property_id must be 1 to 64 of A-Z, a-z, 0-9, _ and -",
-            ));
-        }
-        let name = self.name.map(|n| n.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()));
-        if let Some(Some(n)) = &name {
-            if n.chars().count() > 200 {
-                errors.push(FieldError::new(
-                    "/name",
-                    ErrorKind::Invalid,
-                    "string_too_long",
-                    "at most 200 characters",
-                ));
-            }
-        }
-        let mappings = self.channel_mappings.map(|ms| {
-            if ms.len() > MAX_MAPPINGS {
-                errors.push(FieldError::new(
-                    "/channel_mappings",
-                    ErrorKind::Invalid,
-                    "too_many_items",
-                    format!("at most {MAX_MAPPINGS} channel mappings"),
-                ));
-            }
-            let mut seen = std::collections::HashSet::new();
-            ms.into_iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    let channel = m.channel.trim().to_ascii_lowercase();
-                    let listing = m.channel_property_id.trim().to_owned();
-                    if !valid_channel(&channel) {
-                        errors.push(FieldError::new(
-                            &format!("/channel_mappings/{i}/channel"),
-                            ErrorKind::Invalid,
-                            "channel_invalid",
-                            "channel must be 1 to 32 of a-z, 0-9, _ and -",
-                        ));
-                    } else if !seen.insert(channel.clone()) {
-                        errors.push(FieldError::new(
-                            &format!("/channel_mappings/{i}/channel"),
-                            ErrorKind::Invalid,
-                            "channel_repeated",
-                            "a property has at most one mapping per channel",
-                        ));
-                    }
-                    if listing.is_empty() || listing.chars().count() > 64 {
-                        errors.push(FieldError::new(
-                            &format!("/channel_mappings/{i}/channel_property_id"),
-                            ErrorKind::Invalid,
-                            "channel_property_id_invalid",
-                            "channel_property_id must be 1 to 64 characters",
-                        ));
-                    }
-                    ChannelMapping { channel, channel_property_id: listing }
-                })
-                .collect()
-        });
-        if errors.is_empty() {
-            Ok(PropertyChanges { name, channel_mappings: mappings })
-        } else {
-            Err(ApiError::Validation(errors))
-        }
-    }
-}
 
 /// Create or update a property (admin). 201 + `Location` on create, 200 on update.
 #[tracing::instrument(skip_all, fields(property_id = %property_id))]
@@ -125,7 +27,7 @@ pub async fn put_property<S: Store>(
     Path(property_id): Path<String>,
     Json(body): Json<PutPropertyRequest>,
 ) -> ApiResult<Response> {
-    let changes = body.into_changes(&property_id)?;
+    let changes = body.parse(&property_id).map_err(ApiError::Validation)?;
     let (property, written) = state.store.put_property(&caller.tenant_id, &property_id, changes).await?;
     Ok(match written {
         Written::Created => {
@@ -207,6 +109,6 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|id| valid_property_id(id))
+        .filter(|id| valid_id(id))
         .ok_or_else(|| ApiError::bad_request("cursor", "cursor_invalid", "cursor is not one this API issued"))
 }

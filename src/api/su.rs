@@ -19,6 +19,7 @@ use crate::extract::json_body;
 use crate::request_context;
 use crate::state::AppState;
 use crate::store::{Scope, Store};
+use crate::validation::ids::valid_su_hotel_code;
 use crate::validation::{ErrorKind, FieldError, ParseOptions};
 
 /// The channel whose listing `channel_hotel_id` must match.
@@ -169,11 +170,6 @@ async fn su_caller<S: Store>(
     Ok(caller)
 }
 
-/// `hotel_id`: SU's alphanumeric provider code, at most 15 characters.
-fn valid_hotel_code(code: &str) -> bool {
-    (1..=15).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
 /// Resolves `hotel_id` + `channel_hotel_id` to a property id of the caller's tenant.
 async fn resolve_hotel<S: Store>(
     state: &AppState<S>,
@@ -188,7 +184,7 @@ async fn resolve_hotel<S: Store>(
         Some(Value::Number(n)) => n.to_string(),
         Some(_) => String::new(),
     };
-    if !valid_hotel_code(&hotel_id) {
+    if !valid_su_hotel_code(&hotel_id) {
         return Err(SuFailure::Coded(
             "853",
             "HotelCode: Value is not an id (an alpha-numeric) and maximum 15 characters".into(),

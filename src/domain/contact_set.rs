@@ -4,16 +4,17 @@
 //! store can rebuild them from rows it wrote. Request bodies go through [`ContactSet::parse`],
 //! which reports every violation at once; `Deserialize` is only for trusted snapshots.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::validation::country::{self, PostalError};
-use crate::validation::phone::{self, PhoneError};
+use crate::validation::job_title::{booking_job_title, BOOKING_JOB_TITLES};
+use crate::validation::phone::{self, PhoneError, EXTENSION_MAX_DIGITS};
 use crate::validation::{
     codes, quote, text, ErrorKind, Errors, FieldError, ParseOptions, PhoneLimits, Pointer,
 };
@@ -24,8 +25,6 @@ pub const MAX_CONTACTS: usize = 100;
 pub const MAX_PHONES: usize = 10;
 /// Longest `contact_person.name`, `address_line`, `city_name` and `state_prov_code`.
 pub const MAX_TEXT_CHARS: usize = 255;
-/// Longest phone `extension` in digits.
-pub const MAX_EXTENSION_DIGITS: usize = 10;
 
 /// A value outside a closed set of codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +281,7 @@ impl FromStr for Gender {
 
 string_serde!(Gender);
 
-/// One of the 17 Booking.com job titles (BCJT).
+/// One of the 17 Booking.com job titles (BCJT), in the order of [`BOOKING_JOB_TITLES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum JobTitle {
     /// `Administration Employee`.
@@ -322,9 +321,6 @@ pub enum JobTitle {
     Unknown,
 }
 
-static JOB_TITLES: LazyLock<HashMap<String, JobTitle>> =
-    LazyLock::new(|| JobTitle::ALL.into_iter().map(|t| (t.as_str().to_lowercase(), t)).collect());
-
 impl JobTitle {
     /// All 17 titles in Booking's (alphabetical) order.
     pub const ALL: [JobTitle; 17] = [
@@ -349,30 +345,12 @@ impl JobTitle {
 
     /// Booking's exact display string.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            JobTitle::AdministrationEmployee => "Administration Employee",
-            JobTitle::DirectorOfBusinessDevelopment => "Director of Business Development",
-            JobTitle::ECommerceManager => "E-Commerce Manager",
-            JobTitle::FinanceManager => "Finance Manager",
-            JobTitle::FrontOfficeEmployee => "Front Office Employee",
-            JobTitle::FrontOfficeManager => "Front Office Manager",
-            JobTitle::GeneralManager => "General Manager",
-            JobTitle::MarketingManager => "Marketing Manager",
-            JobTitle::Owner => "Owner",
-            JobTitle::ReservationsEmployee => "Reservations Employee",
-            JobTitle::ReservationsManager => "Reservations Manager",
-            JobTitle::RevenueManager => "Revenue Manager",
-            JobTitle::RoomsDivisionManager => "Rooms Division Manager",
-            JobTitle::SalesAndMarketingManager => "Sales & Marketing Manager",
-            JobTitle::SalesExecutive => "Sales Executive",
-            JobTitle::SalesManager => "Sales Manager",
-            JobTitle::Unknown => "Unknown",
-        }
+        BOOKING_JOB_TITLES[self as usize]
     }
 
     /// Case-insensitive match on the display string.
     pub fn parse(s: &str) -> Result<Self, UnknownValue> {
-        JOB_TITLES.get(&s.trim().to_lowercase()).copied().ok_or(UnknownValue { what: "job title" })
+        booking_job_title(s.trim()).map(|i| Self::ALL[i]).ok_or(UnknownValue { what: "job title" })
     }
 }
 
@@ -567,11 +545,7 @@ impl ContactSet {
     pub fn parse(body: &Value, opts: &ParseOptions) -> Result<ContactSet, Vec<FieldError>> {
         let mut walker = Walker { errs: Errors::new(), opts };
         let set = walker.root(body);
-        debug_assert!(set.is_some() || !walker.errs.is_empty());
-        match set {
-            Some(set) if walker.errs.is_empty() => Ok(set),
-            _ => Err(walker.errs.into_vec()),
-        }
+        walker.errs.finish_some(set)
     }
 }
 
@@ -618,7 +592,7 @@ fn peek_country(contact: &Map<String, Value>) -> Option<CountryCode> {
 
 impl Walker<'_> {
     fn invalid(&mut self, at: &Pointer, code: &'static str, detail: impl Into<String>) {
-        self.errs.push(at, ErrorKind::Invalid, code, detail);
+        self.errs.invalid(at, code, detail);
     }
 
     fn invalid_type(&mut self, at: &Pointer, expected: &str, found: &Value) {
@@ -636,16 +610,10 @@ impl Walker<'_> {
             self.invalid_type(at, "an object", v);
             return None;
         };
-        for key in map.keys() {
-            if !known.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
-                self.errs.push(
-                    at.key(key),
-                    ErrorKind::UnknownMember,
-                    codes::UNKNOWN_MEMBER,
-                    format!("unknown member {}", quote(key)),
-                );
-            }
-        }
+        // Only the SU root has extra members, so only it pays for the combined list.
+        let known: Cow<'_, [&str]> =
+            if extra.is_empty() { Cow::Borrowed(known) } else { Cow::Owned([known, extra].concat()) };
+        self.errs.unknown_members(map, at, &known, |key| format!("unknown member {}", quote(key)));
         Some(map)
     }
 
@@ -1005,14 +973,11 @@ impl Walker<'_> {
                                 "extension is only allowed on phone_tech_type 1 (voice)",
                             );
                             None
-                        } else if ext.is_empty()
-                            || ext.len() > MAX_EXTENSION_DIGITS
-                            || !ext.bytes().all(|b| b.is_ascii_digit())
-                        {
+                        } else if !phone::valid_extension(ext) {
                             self.invalid(
                                 &ext_at,
                                 codes::EXTENSION_INVALID,
-                                format!("extension must be 1 to {MAX_EXTENSION_DIGITS} digits"),
+                                format!("extension must be 1 to {EXTENSION_MAX_DIGITS} digits"),
                             );
                             None
                         } else {
@@ -1799,9 +1764,12 @@ mod tests {
         );
         assert_eq!(JobTitle::default(), JobTitle::Unknown);
         assert_eq!(JobTitle::ALL.len(), 17);
-        for t in JobTitle::ALL {
+        for (i, t) in JobTitle::ALL.into_iter().enumerate() {
+            // The variants follow the table's order, which `as_str` and `parse` rely on.
+            assert_eq!(t as usize, i);
             assert_eq!(JobTitle::parse(t.as_str()), Ok(t));
         }
+        assert_eq!(JobTitle::SalesAndMarketingManager.as_str(), "Sales & Marketing Manager");
         assert_eq!(LanguageCode::parse("ZH-TW").unwrap().as_str(), "zh-tw");
         assert!(LanguageCode::parse("zh").is_err());
         assert!(LanguageCode::parse("cn").is_err());

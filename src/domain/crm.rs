@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::validation::country::{check_postal_code, iso_alpha2};
+use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
+use crate::validation::phone::{check_phone, valid_extension};
 use crate::validation::text::is_valid_email;
 use crate::validation::{codes as common, ErrorKind, Errors, FieldError, Pointer};
 
@@ -32,7 +34,8 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// Pages past this one are served as this one (empty unless the tenant is huge); keeps offsets small.
 const MAX_PAGE: i64 = 10_000_000;
 
-/// Machine codes of CRM validation failures (in addition to [`crate::validation::codes`]).
+/// Machine codes of CRM validation failures (in addition to [`crate::validation::codes`] and
+/// [`crate::validation::ids::PROPERTY_ID_INVALID`]).
 pub mod codes {
     /// None of firstName, lastName, companyName is given.
     pub const NAME_REQUIRED: &str = "name_required";
@@ -48,8 +51,6 @@ pub mod codes {
     pub const PRIMARY_DUPLICATED: &str = "primary_duplicated";
     /// The same value twice in a list that is a set.
     pub const DUPLICATE_ITEM: &str = "duplicate_item";
-    /// Not 1 to 64 of `[A-Za-z0-9_-]`.
-    pub const PROPERTY_ID_INVALID: &str = "property_id_invalid";
     /// No property with this id in the caller's tenant.
     pub const PROPERTY_UNKNOWN: &str = "property_unknown";
     /// A national-format number with no country to read it with.
@@ -58,6 +59,12 @@ pub mod codes {
     pub const CUSTOM_FIELD_TYPE_INVALID: &str = "custom_field_type_invalid";
     /// The value does not fit the custom field's type.
     pub const CUSTOM_FIELD_VALUE_INVALID: &str = "custom_field_value_invalid";
+    /// `modifiedSince` is neither an RFC 3339 date-time nor a date.
+    pub const DATE_TIME_INVALID: &str = "date_time_invalid";
+    /// `page` or `size` is not an integer.
+    pub const INVALID_QUERY_PARAMETER: &str = "invalid_query_parameter";
+    /// `sort` names no sortable field or direction.
+    pub const SORT_INVALID: &str = "sort_invalid";
 }
 
 /// Declares a closed set of upper-case wire values.
@@ -539,7 +546,7 @@ fn clean(s: Option<String>) -> Option<String> {
 fn text(errors: &mut Errors, at: &Pointer, value: Option<String>, max: usize) -> Option<String> {
     let value = clean(value)?;
     if value.chars().count() > max {
-        errors.push(at, ErrorKind::Invalid, common::STRING_TOO_LONG, format!("at most {max} characters"));
+        errors.invalid(at, common::STRING_TOO_LONG, format!("at most {max} characters"));
     }
     Some(value)
 }
@@ -557,7 +564,7 @@ fn required_text(errors: &mut Errors, at: &Pointer, value: Option<String>, max: 
 
 fn too_many(errors: &mut Errors, at: &Pointer, len: usize, max: usize) {
     if len > max {
-        errors.push(at, ErrorKind::Invalid, common::TOO_MANY_ITEMS, format!("at most {max} items"));
+        errors.invalid(at, common::TOO_MANY_ITEMS, format!("at most {max} items"));
     }
 }
 
@@ -572,12 +579,7 @@ fn country(errors: &mut Errors, at: &Pointer, value: Option<String>, required: b
         Some(c) => match iso_alpha2(&c) {
             Some(c) => Some(c.to_owned()),
             None => {
-                errors.push(
-                    at,
-                    ErrorKind::Invalid,
-                    common::COUNTRY_CODE_INVALID,
-                    "not an ISO 3166-1 alpha-2 code",
-                );
+                errors.invalid(at, common::COUNTRY_CODE_INVALID, "not an ISO 3166-1 alpha-2 code");
                 None
             }
         },
@@ -619,12 +621,8 @@ pub fn normalise_phone(number: &str, country: Option<&str>) -> Result<String, Ph
     }
     let parsed = phonenumber::parse(region, &input).map_err(|_| PhoneProblem::Invalid)?;
     let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-    crate::validation::phone::check_phone(&e164, None).map_err(|_| PhoneProblem::Invalid)?;
+    check_phone(&e164, None).map_err(|_| PhoneProblem::Invalid)?;
     Ok(e164)
-}
-
-fn valid_property_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn valid_language(tag: &str) -> bool {
@@ -641,9 +639,8 @@ fn valid_language(tag: &str) -> bool {
 fn settle_primary(errors: &mut Errors, at: &Pointer, flags: &mut [bool]) {
     let marked: Vec<usize> = flags.iter().enumerate().filter(|(_, p)| **p).map(|(i, _)| i).collect();
     for &i in marked.iter().skip(1) {
-        errors.push(
+        errors.invalid(
             at.index(i).key("primary"),
-            ErrorKind::Invalid,
             codes::PRIMARY_DUPLICATED,
             "at most one item of a collection is primary",
         );
@@ -668,9 +665,9 @@ fn string_set(
     for (i, v) in values.into_iter().enumerate() {
         let v = v.trim().to_owned();
         if let Some((code, detail)) = check(&v) {
-            errors.push(at.index(i), ErrorKind::Invalid, code, detail);
+            errors.invalid(at.index(i), code, detail);
         } else if !seen.insert(v.clone()) {
-            errors.push(at.index(i), ErrorKind::Invalid, codes::DUPLICATE_ITEM, "listed twice");
+            errors.invalid(at.index(i), codes::DUPLICATE_ITEM, "listed twice");
         }
         out.push(v);
     }
@@ -684,23 +681,13 @@ impl ContactRequest {
         let root = Pointer::root();
         if let (Some(path), Some(body)) = (path_id, self.id) {
             if path != body {
-                errors.push(
-                    root.key("id"),
-                    ErrorKind::Invalid,
-                    codes::ID_MISMATCH,
-                    "must equal the id in the path",
-                );
+                errors.invalid(root.key("id"), codes::ID_MISMATCH, "must equal the id in the path");
             }
         }
         let contact_type = match clean(self.contact_type) {
             None => ContactType::Contact,
             Some(t) => ContactType::parse(&t).unwrap_or_else(|| {
-                errors.push(
-                    root.key("contactType"),
-                    ErrorKind::Invalid,
-                    codes::CONTACT_TYPE_INVALID,
-                    "unknown contact type",
-                );
+                errors.invalid(root.key("contactType"), codes::CONTACT_TYPE_INVALID, "unknown contact type");
                 ContactType::Contact
             }),
         };
@@ -721,20 +708,14 @@ impl ContactRequest {
         let gender = clean(self.gender).and_then(|g| {
             let parsed = Gender::parse(&g);
             if parsed.is_none() {
-                errors.push(
-                    root.key("gender"),
-                    ErrorKind::Invalid,
-                    codes::GENDER_INVALID,
-                    "MALE, FEMALE or OTHER",
-                );
+                errors.invalid(root.key("gender"), codes::GENDER_INVALID, "MALE, FEMALE or OTHER");
             }
             parsed
         });
         let language = clean(self.language).inspect(|l| {
             if !valid_language(l) {
-                errors.push(
+                errors.invalid(
                     root.key("language"),
-                    ErrorKind::Invalid,
                     codes::LANGUAGE_INVALID,
                     "a language tag such as en or en-GB",
                 );
@@ -742,8 +723,7 @@ impl ContactRequest {
         });
         let property_ids = self.property_ids.map(|ids| {
             string_set(&mut errors, &root.key("propertyIds"), ids, |id| {
-                (!valid_property_id(id))
-                    .then_some((codes::PROPERTY_ID_INVALID, "1 to 64 of A-Z, a-z, 0-9, _ and -"))
+                (!valid_id(id)).then_some((PROPERTY_ID_INVALID, ID_RULE))
             })
         });
         let order_references = self.order_references.map(|refs| {
@@ -794,7 +774,7 @@ impl ContactRequest {
         let custom_fields = self
             .custom_fields
             .map(|fields| parse_custom_fields_at(&mut errors, &root.key("customFields"), fields));
-        errors.into_result(ContactDraft {
+        errors.finish(ContactDraft {
             contact_type,
             title,
             first_name,
@@ -849,7 +829,7 @@ impl EmailRequest {
     pub fn parse(self) -> Result<ItemDraft, Vec<FieldError>> {
         let mut errors = Errors::new();
         let draft = self.parse_at(&mut errors, &Pointer::root());
-        errors.into_result(ItemDraft::Email(draft))
+        errors.finish(ItemDraft::Email(draft))
     }
 }
 
@@ -864,22 +844,14 @@ impl TelephoneRequest {
                 Ok(n) => e164 = Some(n),
                 // Left for the store, which knows the stored primary address.
                 Err(PhoneProblem::NeedsCountry) => {}
-                Err(PhoneProblem::Invalid) => errors.push(
-                    &number_at,
-                    ErrorKind::Invalid,
-                    common::PHONE_INVALID,
-                    "not a valid telephone number",
-                ),
+                Err(PhoneProblem::Invalid) => {
+                    errors.invalid(&number_at, common::PHONE_INVALID, "not a valid telephone number")
+                }
             }
         }
         let extension = clean(self.extension).inspect(|x| {
-            if x.is_empty() || x.len() > 10 || !x.bytes().all(|b| b.is_ascii_digit()) {
-                errors.push(
-                    at.key("extension"),
-                    ErrorKind::Invalid,
-                    common::EXTENSION_INVALID,
-                    "1 to 10 digits",
-                );
+            if !valid_extension(x) {
+                errors.invalid(at.key("extension"), common::EXTENSION_INVALID, "1 to 10 digits");
             }
         });
         TelephoneDraft {
@@ -897,7 +869,7 @@ impl TelephoneRequest {
     pub fn parse(self) -> Result<ItemDraft, Vec<FieldError>> {
         let mut errors = Errors::new();
         let draft = self.parse_at(&mut errors, &Pointer::root(), None);
-        errors.into_result(ItemDraft::Telephone(draft))
+        errors.finish(ItemDraft::Telephone(draft))
     }
 }
 
@@ -910,9 +882,8 @@ impl AddressRequest {
             country(errors, &at.key("countryCode"), self.country_code, true).unwrap_or_default();
         let postcode = text(errors, &at.key("postcode"), self.postcode, 20).inspect(|p| {
             if !country_code.is_empty() && check_postal_code(&country_code, p).is_err() {
-                errors.push(
+                errors.invalid(
                     at.key("postcode"),
-                    ErrorKind::Invalid,
                     common::POSTAL_CODE_INVALID,
                     "does not fit the country's postal-code format",
                 );
@@ -933,7 +904,7 @@ impl AddressRequest {
     pub fn parse(self) -> Result<ItemDraft, Vec<FieldError>> {
         let mut errors = Errors::new();
         let draft = self.parse_at(&mut errors, &Pointer::root());
-        errors.into_result(ItemDraft::Address(draft))
+        errors.finish(ItemDraft::Address(draft))
     }
 }
 
@@ -969,12 +940,7 @@ fn parse_custom_fields_at(
         let at = at.index(i);
         let name = required_text(errors, &at.key("name"), f.name, 100);
         if !name.is_empty() && !seen.insert(name.clone()) {
-            errors.push(
-                at.key("name"),
-                ErrorKind::Invalid,
-                codes::DUPLICATE_ITEM,
-                "two custom fields with this name",
-            );
+            errors.invalid(at.key("name"), codes::DUPLICATE_ITEM, "two custom fields with this name");
         }
         let field_type = match clean(f.field_type) {
             None => {
@@ -984,9 +950,8 @@ fn parse_custom_fields_at(
             Some(t) => {
                 let parsed = CustomFieldType::parse(&t);
                 if parsed.is_none() {
-                    errors.push(
+                    errors.invalid(
                         at.key("type"),
-                        ErrorKind::Invalid,
                         codes::CUSTOM_FIELD_TYPE_INVALID,
                         "STRING, NUMBER, BOOLEAN or DATE",
                     );
@@ -1003,9 +968,8 @@ fn parse_custom_fields_at(
             (Some(t), Some(v)) => match custom_field_value(t, &v) {
                 Ok(v) => Some(v),
                 Err(expected) => {
-                    errors.push(
+                    errors.invalid(
                         at.key("value"),
-                        ErrorKind::Invalid,
                         codes::CUSTOM_FIELD_VALUE_INVALID,
                         format!("must be {expected}"),
                     );
@@ -1024,7 +988,7 @@ fn parse_custom_fields_at(
 pub fn parse_custom_fields(fields: Vec<CustomFieldRequest>) -> Result<Vec<CustomField>, Vec<FieldError>> {
     let mut errors = Errors::new();
     let out = parse_custom_fields_at(&mut errors, &Pointer::root(), fields);
-    errors.into_result(out)
+    errors.finish(out)
 }
 
 impl NoteRequest {
@@ -1043,7 +1007,7 @@ impl NoteRequest {
             .enumerate()
             .map(|(i, t)| required_text(&mut errors, &tags_at.index(i), Some(t), 50))
             .collect();
-        errors.into_result(NoteDraft { content, author, tags })
+        errors.finish(NoteDraft { content, author, tags })
     }
 }
 
@@ -1176,9 +1140,8 @@ impl ListContactsQuery {
         let telephone = clean(self.telephone).and_then(|t| match normalise_phone(&t, None) {
             Ok(e164) => Some(e164),
             Err(_) => {
-                errors.push(
+                errors.invalid(
                     "telephone",
-                    ErrorKind::Invalid,
                     common::PHONE_INVALID,
                     "an international number (+ and country code)",
                 );
@@ -1188,31 +1151,21 @@ impl ListContactsQuery {
         let contact_type = clean(self.contact_type).and_then(|t| {
             let parsed = ContactType::parse(&t);
             if parsed.is_none() {
-                errors.push(
-                    "contactType",
-                    ErrorKind::Invalid,
-                    codes::CONTACT_TYPE_INVALID,
-                    "unknown contact type",
-                );
+                errors.invalid("contactType", codes::CONTACT_TYPE_INVALID, "unknown contact type");
             }
             parsed
         });
         let modified_since = clean(self.modified_since).and_then(|m| match parse_instant(&m) {
             Some(t) => Some(t),
             None => {
-                errors.push(
-                    "modifiedSince",
-                    ErrorKind::Invalid,
-                    "date_time_invalid",
-                    "an RFC 3339 date-time or a date",
-                );
+                errors.invalid("modifiedSince", codes::DATE_TIME_INVALID, "an RFC 3339 date-time or a date");
                 None
             }
         });
         let mut int_param = |name: &str, value: Option<&str>| match value.map(str::trim) {
             None | Some("") => None,
             Some(v) => saturating_int(v).or_else(|| {
-                errors.push(name, ErrorKind::Invalid, "invalid_query_parameter", "an integer");
+                errors.invalid(name, codes::INVALID_QUERY_PARAMETER, "an integer");
                 None
             }),
         };
@@ -1221,7 +1174,7 @@ impl ListContactsQuery {
         let sort = match self.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => Sort::default(),
             Some(s) => Sort::parse(s).unwrap_or_else(|detail| {
-                errors.push("sort", ErrorKind::Invalid, "sort_invalid", detail);
+                errors.invalid("sort", codes::SORT_INVALID, detail);
                 Sort::default()
             }),
         };
@@ -1242,7 +1195,7 @@ impl ListContactsQuery {
             size: size.unwrap_or(i64::from(DEFAULT_PAGE_SIZE)).clamp(1, i64::from(MAX_PAGE_SIZE)) as u32,
             sort,
         };
-        errors.into_result(query)
+        errors.finish(query)
     }
 }
 
@@ -1422,7 +1375,7 @@ mod tests {
                 ("/firstName", codes::NAME_REQUIRED),
                 ("/gender", codes::GENDER_INVALID),
                 ("/language", codes::LANGUAGE_INVALID),
-                ("/propertyIds/1", codes::PROPERTY_ID_INVALID),
+                ("/propertyIds/1", PROPERTY_ID_INVALID),
                 ("/propertyIds/2", codes::DUPLICATE_ITEM),
                 ("/addresses/0/city", common::REQUIRED),
                 ("/addresses/0/countryCode", common::COUNTRY_CODE_INVALID),

@@ -1,9 +1,10 @@
 //! Customer billing and service contacts (API.md section 7, seed 002): the request, parsed into
 //! types that are valid by construction.
 //!
-//! Parsing is pure and walks the whole body, so one answer lists every violation. A violation names
-//! its field the way the seed's clients read it (`contacts[1].work_phone`) and also carries the
-//! RFC 6901 pointer, so the shared validation metrics can count it.
+//! Parsing is pure and walks the whole body, so one answer lists every violation. Violations are the
+//! shared [`FieldError`]s: an RFC 6901 pointer into the body (`""` for the whole body), or the name
+//! of the path parameter or header at fault. The route shows each one the way the seed's clients
+//! read a field, `contacts[1].work_phone` ([`field_path`]).
 //!
 //! Decisions where API.md is silent (also in `openapi.yaml`):
 //! - `customer_id`: 1 to 64 of `A-Z a-z 0-9 _ -` (the seed's eZpay ids are 15 digits).
@@ -22,26 +23,26 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::validation::ids::{valid_id, ID_MAX_CHARS};
+use crate::validation::phone::{valid_extension, EXTENSION_MAX_DIGITS};
 use crate::validation::text::is_valid_email;
-use crate::validation::{codes, ErrorKind, FieldError, Pointer};
+use crate::validation::{codes as common, unescape_token, ErrorKind, Errors, FieldError, Pointer};
 
 /// Longest `customer_id`.
-pub const CUSTOMER_ID_MAX_CHARS: usize = 64;
+pub const CUSTOMER_ID_MAX_CHARS: usize = ID_MAX_CHARS;
 /// Longest tracking id.
 pub const TRACKING_ID_MAX_CHARS: usize = 128;
 /// Longest `name` and `organization_name`.
 pub const NAME_MAX_CHARS: usize = 200;
 /// Digits a phone number must have, after stripping separators.
 pub const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 4..=20;
-/// Longest extension.
-pub const EXTENSION_MAX_DIGITS: usize = 10;
 /// At most one contact per type, so at most this many per request.
 pub const MAX_CONTACTS: usize = 2;
 /// Name of the header that carries the tracking id in and out.
 pub const TRACKING_ID_HEADER: &str = "Request-Tracking-Id";
 
-/// Field-error codes of this API, beyond the shared ones in [`codes`].
-pub mod customer_codes {
+/// Machine codes of customer validation failures (in addition to [`crate::validation::codes`]).
+pub mod codes {
     /// `customer_id` is not 1 to 64 of `A-Z a-z 0-9 _ -`.
     pub const CUSTOMER_ID_INVALID: &str = "customer_id_invalid";
     /// A tracking id is not 1 to 128 printable ASCII characters.
@@ -60,72 +61,38 @@ pub mod customer_codes {
     pub const MALFORMED_JSON: &str = "malformed_json";
 }
 
-use customer_codes as cc;
-
-/// One violation of the request: where, a stable code, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// The field as a path (`contacts[1].work_phone`), a header name, or `body`.
-    pub path: String,
-    /// RFC 6901 pointer into the body (empty for the path parameter, a header or the whole body).
-    pub pointer: String,
-    pub code: &'static str,
-    kind: ErrorKind,
-    /// What is wrong, without the field name.
-    pub message: String,
+/// A body that is not JSON at all.
+pub fn malformed_json(detail: impl fmt::Display) -> FieldError {
+    FieldError::new("", ErrorKind::Invalid, codes::MALFORMED_JSON, format!("malformed JSON: {detail}"))
 }
 
-impl Violation {
-    fn at(loc: &Loc, kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        let path = if loc.path.is_empty() { "body".to_owned() } else { loc.path.clone() };
-        Violation { path, pointer: loc.pointer.to_string(), code, kind, message: message.into() }
-    }
-
-    /// A violation of something outside the body (the path parameter, a header).
-    fn outside(name: &str, code: &'static str, message: impl Into<String>) -> Self {
-        Violation {
-            path: name.to_owned(),
-            pointer: String::new(),
-            code,
-            kind: ErrorKind::Invalid,
-            message: message.into(),
+/// A violation's location as this API's clients read it: `contacts[1].work_phone` for the pointer
+/// `/contacts/1/work_phone`, `body` for the whole body. A name that is not a pointer (the path
+/// parameter, a header) is shown as it is.
+pub fn field_path(pointer: &str) -> String {
+    let Some(tokens) = pointer.strip_prefix('/') else {
+        return if pointer.is_empty() { "body".to_owned() } else { pointer.to_owned() };
+    };
+    let mut path = String::new();
+    for (depth, token) in tokens.split('/').enumerate() {
+        let name = unescape_token(token);
+        // Only `contacts` holds an array, so only the token after it is an index: a member named
+        // `0` anywhere else stays a name.
+        if depth == 1 && path == "contacts" {
+            path.push('[');
+            path.push_str(&name);
+            path.push(']');
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&name);
         }
     }
-
-    /// A body that is not JSON at all.
-    pub fn malformed_json(detail: impl fmt::Display) -> Self {
-        Violation::outside("body", cc::MALFORMED_JSON, format!("malformed JSON: {detail}"))
-    }
-
-    /// The shared field-error form, for metrics.
-    pub fn to_field_error(&self) -> FieldError {
-        let pointer = if self.pointer.is_empty() { &self.path } else { &self.pointer };
-        FieldError::new(pointer, self.kind, self.code, self.message.clone())
-    }
-}
-
-impl fmt::Display for Violation {
-    /// `contacts[1].work_phone: must have 4 to 20 digits`, the text clients see.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
-
-/// A location in the body, as a display path and a JSON pointer at once.
-#[derive(Debug, Clone, Default)]
-struct Loc {
-    path: String,
-    pointer: Pointer,
-}
-
-impl Loc {
-    fn key(&self, name: &str) -> Loc {
-        let path = if self.path.is_empty() { name.to_owned() } else { format!("{}.{name}", self.path) };
-        Loc { path, pointer: self.pointer.key(name) }
-    }
-
-    fn index(&self, i: usize) -> Loc {
-        Loc { path: format!("{}[{i}]", self.path), pointer: self.pointer.index(i) }
+    if path.is_empty() {
+        "body".to_owned()
+    } else {
+        path
     }
 }
 
@@ -134,15 +101,14 @@ impl Loc {
 pub struct CustomerId(String);
 
 impl CustomerId {
-    pub fn parse(raw: &str) -> Result<CustomerId, Violation> {
-        let ok = (1..=CUSTOMER_ID_MAX_CHARS).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok {
+    pub fn parse(raw: &str) -> Result<CustomerId, FieldError> {
+        if valid_id(raw) {
             Ok(CustomerId(raw.to_owned()))
         } else {
-            Err(Violation::outside(
+            Err(FieldError::new(
                 "customer_id",
-                cc::CUSTOMER_ID_INVALID,
+                ErrorKind::Invalid,
+                codes::CUSTOMER_ID_INVALID,
                 format!("must be 1 to {CUSTOMER_ID_MAX_CHARS} letters, digits, '_' or '-'"),
             ))
         }
@@ -171,14 +137,19 @@ impl TrackingId {
     }
 
     /// The id in the `Request-Tracking-Id` header: `Ok(None)` when absent or blank.
-    pub fn from_header(raw: Option<&[u8]>) -> Result<Option<TrackingId>, Violation> {
+    pub fn from_header(raw: Option<&[u8]>) -> Result<Option<TrackingId>, FieldError> {
         let Some(raw) = raw else { return Ok(None) };
         let text = std::str::from_utf8(raw).unwrap_or("\u{0}");
         if text.trim().is_empty() {
             return Ok(None);
         }
         TrackingId::parse(text).map(Some).ok_or_else(|| {
-            Violation::outside(TRACKING_ID_HEADER, cc::TRACKING_ID_INVALID, tracking_id_rule())
+            FieldError::new(
+                TRACKING_ID_HEADER,
+                ErrorKind::Invalid,
+                codes::TRACKING_ID_INVALID,
+                tracking_id_rule(),
+            )
         })
     }
 
@@ -254,7 +225,7 @@ pub struct ContactsRequest {
 /// (so the failure can still echo it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidRequest {
-    pub violations: Vec<Violation>,
+    pub errors: Vec<FieldError>,
     pub request_tracking_id: Option<TrackingId>,
 }
 
@@ -273,151 +244,112 @@ const CONTACT_MEMBERS: &[&str] = &[
 impl ContactsRequest {
     /// Parses a request body, collecting every violation.
     pub fn parse(body: &Value) -> Result<ContactsRequest, InvalidRequest> {
-        let mut errors = Vec::new();
-        let root = Loc::default();
+        let mut errors = Errors::new();
+        let root = Pointer::root();
         let Some(obj) = body.as_object() else {
-            errors.push(Violation::at(
-                &root,
-                ErrorKind::Invalid,
-                codes::INVALID_TYPE,
-                "must be a JSON object",
-            ));
-            return Err(InvalidRequest { violations: errors, request_tracking_id: None });
+            errors.invalid(&root, common::INVALID_TYPE, "must be a JSON object");
+            return Err(InvalidRequest { errors: errors.into_vec(), request_tracking_id: None });
         };
-        unknown_members(obj, BODY_MEMBERS, &root, &mut errors);
+        unknown_members(&mut errors, obj, BODY_MEMBERS, &root);
 
-        let loc = root.key("request_tracking_id");
-        let request_tracking_id = match optional_string(obj, "request_tracking_id", &loc, &mut errors) {
-            None => None,
-            Some(raw) => {
+        let at = root.key("request_tracking_id");
+        let request_tracking_id =
+            optional_string(&mut errors, obj, "request_tracking_id", &at).and_then(|raw| {
                 let id = TrackingId::parse(&raw);
                 if id.is_none() {
-                    errors.push(Violation::at(
-                        &loc,
-                        ErrorKind::Invalid,
-                        cc::TRACKING_ID_INVALID,
-                        tracking_id_rule(),
-                    ));
+                    errors.invalid(&at, codes::TRACKING_ID_INVALID, tracking_id_rule());
                 }
                 id
-            }
-        };
+            });
 
-        let loc = root.key("contacts");
+        let at = root.key("contacts");
         let mut contacts = Vec::new();
         match obj.get("contacts") {
-            None | Some(Value::Null) => {
-                errors.push(Violation::at(&loc, ErrorKind::Missing, codes::REQUIRED, "is required"))
-            }
+            None | Some(Value::Null) => errors.push(&at, ErrorKind::Missing, common::REQUIRED, "is required"),
             Some(Value::Array(items)) => {
                 if items.is_empty() {
-                    errors.push(Violation::at(
-                        &loc,
-                        ErrorKind::Invalid,
-                        codes::TOO_FEW_ITEMS,
-                        "must have 1 or 2 items",
-                    ));
+                    errors.invalid(&at, common::TOO_FEW_ITEMS, "must have 1 or 2 items");
                 } else if items.len() > MAX_CONTACTS {
-                    errors.push(Violation::at(
-                        &loc,
-                        ErrorKind::Invalid,
-                        codes::TOO_MANY_ITEMS,
-                        "must have 1 or 2 items",
-                    ));
+                    errors.invalid(&at, common::TOO_MANY_ITEMS, "must have 1 or 2 items");
                 }
                 let mut seen: BTreeMap<ContactType, usize> = BTreeMap::new();
                 for (i, item) in items.iter().enumerate() {
-                    let loc = loc.index(i);
-                    if let Some(c) = parse_contact(item, &loc, &mut seen, i, &mut errors) {
+                    if let Some(c) = parse_contact(&mut errors, item, &at.index(i), &mut seen, i) {
                         contacts.push(c);
                     }
                 }
             }
-            Some(_) => {
-                errors.push(Violation::at(&loc, ErrorKind::Invalid, codes::INVALID_TYPE, "must be an array"))
-            }
+            Some(_) => errors.invalid(&at, common::INVALID_TYPE, "must be an array"),
         }
 
-        if errors.is_empty() {
-            contacts.sort_by_key(|c| c.contact_type);
-            Ok(ContactsRequest { request_tracking_id, contacts: ContactUpdates(contacts) })
-        } else {
-            Err(InvalidRequest { violations: errors, request_tracking_id })
+        match errors.finish(contacts) {
+            Ok(mut contacts) => {
+                contacts.sort_by_key(|c| c.contact_type);
+                Ok(ContactsRequest { request_tracking_id, contacts: ContactUpdates(contacts) })
+            }
+            Err(errors) => Err(InvalidRequest { errors, request_tracking_id }),
         }
     }
 }
 
-fn unknown_members(obj: &Map<String, Value>, known: &[&str], loc: &Loc, errors: &mut Vec<Violation>) {
-    for name in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-        errors.push(Violation::at(
-            &loc.key(name),
-            ErrorKind::UnknownMember,
-            codes::UNKNOWN_MEMBER,
-            "unknown member",
-        ));
-    }
+fn unknown_members(errors: &mut Errors, obj: &Map<String, Value>, known: &[&str], at: &Pointer) {
+    errors.unknown_members(obj, at, known, |_| "unknown member".to_owned());
 }
 
 /// A trimmed string member; `None` when absent, `null`, blank, or not a string (reported).
 fn optional_string(
+    errors: &mut Errors,
     obj: &Map<String, Value>,
     name: &str,
-    loc: &Loc,
-    errors: &mut Vec<Violation>,
+    at: &Pointer,
 ) -> Option<String> {
     match obj.get(name) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
         Some(_) => {
-            errors.push(Violation::at(loc, ErrorKind::Invalid, codes::INVALID_TYPE, "must be a string"));
+            errors.invalid(at, common::INVALID_TYPE, "must be a string");
             None
         }
     }
 }
 
-fn check_length(value: Option<String>, loc: &Loc, errors: &mut Vec<Violation>) -> Option<String> {
+fn check_length(errors: &mut Errors, value: Option<String>, at: &Pointer) -> Option<String> {
     let value = value?;
     if value.chars().count() > NAME_MAX_CHARS {
-        errors.push(Violation::at(
-            loc,
-            ErrorKind::Invalid,
-            codes::STRING_TOO_LONG,
-            format!("must be at most {NAME_MAX_CHARS} characters"),
-        ));
+        errors.invalid(at, common::STRING_TOO_LONG, format!("must be at most {NAME_MAX_CHARS} characters"));
         return None;
     }
     Some(value)
 }
 
 fn parse_contact(
+    errors: &mut Errors,
     item: &Value,
-    loc: &Loc,
+    at: &Pointer,
     seen: &mut BTreeMap<ContactType, usize>,
     index: usize,
-    errors: &mut Vec<Violation>,
 ) -> Option<CustomerContact> {
     let Some(obj) = item.as_object() else {
-        errors.push(Violation::at(loc, ErrorKind::Invalid, codes::INVALID_TYPE, "must be an object"));
+        errors.invalid(at, common::INVALID_TYPE, "must be an object");
         return None;
     };
     let before = errors.len();
-    unknown_members(obj, CONTACT_MEMBERS, loc, errors);
+    unknown_members(errors, obj, CONTACT_MEMBERS, at);
 
-    let type_loc = loc.key("type");
+    let type_at = at.key("type");
     let contact_type = match obj.get("type") {
         None | Some(Value::Null) => {
-            errors.push(Violation::at(&type_loc, ErrorKind::Missing, codes::REQUIRED, "is required"));
+            errors.push(&type_at, ErrorKind::Missing, common::REQUIRED, "is required");
             None
         }
         Some(Value::String(s)) => match ContactType::parse(s) {
             Some(t) => match seen.get(&t) {
                 Some(first) => {
-                    errors.push(Violation::at(
-                        &type_loc,
-                        ErrorKind::Invalid,
-                        cc::CONTACT_TYPE_REPEATED,
+                    errors.invalid(
+                        &type_at,
+                        codes::CONTACT_TYPE_REPEATED,
                         format!("{} is already given by contacts[{first}]; one contact per type", t.as_str()),
-                    ));
+                    );
                     None
                 }
                 None => {
@@ -426,88 +358,71 @@ fn parse_contact(
                 }
             },
             None => {
-                errors.push(Violation::at(
-                    &type_loc,
-                    ErrorKind::Invalid,
-                    cc::CONTACT_TYPE_INVALID,
-                    "must be \"billing\" or \"service\"",
-                ));
+                errors.invalid(&type_at, codes::CONTACT_TYPE_INVALID, "must be \"billing\" or \"service\"");
                 None
             }
         },
         Some(_) => {
-            errors.push(Violation::at(
-                &type_loc,
-                ErrorKind::Invalid,
-                codes::INVALID_TYPE,
-                "must be a string",
-            ));
+            errors.invalid(&type_at, common::INVALID_TYPE, "must be a string");
             None
         }
     };
 
-    let name_loc = loc.key("name");
+    let name_at = at.key("name");
     let name = match obj.get("name") {
         None | Some(Value::Null) => {
-            errors.push(Violation::at(&name_loc, ErrorKind::Missing, codes::REQUIRED, "is required"));
+            errors.push(&name_at, ErrorKind::Missing, common::REQUIRED, "is required");
             None
         }
         Some(Value::String(s)) if s.trim().is_empty() => {
-            errors.push(Violation::at(&name_loc, ErrorKind::Invalid, codes::EMPTY, "must not be blank"));
+            errors.invalid(&name_at, common::EMPTY, "must not be blank");
             None
         }
         Some(_) => {
-            let raw = optional_string(obj, "name", &name_loc, errors);
-            check_length(raw, &name_loc, errors)
+            let raw = optional_string(errors, obj, "name", &name_at);
+            check_length(errors, raw, &name_at)
         }
     };
 
-    let work_phone = phone(obj, "work_phone", loc, errors);
-    let ext_loc = loc.key("work_phone_extension");
+    let work_phone = phone(errors, obj, "work_phone", at);
+    let ext_at = at.key("work_phone_extension");
     let work_phone_extension =
-        optional_string(obj, "work_phone_extension", &ext_loc, errors).and_then(|ext| {
-            if ext.is_empty() || ext.len() > EXTENSION_MAX_DIGITS || !ext.bytes().all(|b| b.is_ascii_digit())
-            {
-                errors.push(Violation::at(
-                    &ext_loc,
-                    ErrorKind::Invalid,
-                    codes::EXTENSION_INVALID,
+        optional_string(errors, obj, "work_phone_extension", &ext_at).and_then(|ext| {
+            if !valid_extension(&ext) {
+                errors.invalid(
+                    &ext_at,
+                    common::EXTENSION_INVALID,
                     format!("must be 1 to {EXTENSION_MAX_DIGITS} digits"),
-                ));
+                );
                 return None;
             }
             if work_phone.is_none() && !has_value(obj, "work_phone") {
-                errors.push(Violation::at(
-                    &ext_loc,
-                    ErrorKind::Invalid,
-                    cc::EXTENSION_WITHOUT_PHONE,
-                    "needs a work_phone",
-                ));
+                errors.invalid(&ext_at, codes::EXTENSION_WITHOUT_PHONE, "needs a work_phone");
                 return None;
             }
             Some(ext)
         });
-    let mobile_phone = phone(obj, "mobile_phone", loc, errors);
-    let fax = phone(obj, "fax", loc, errors);
+    let mobile_phone = phone(errors, obj, "mobile_phone", at);
+    let fax = phone(errors, obj, "fax", at);
 
-    let email_loc = loc.key("email");
-    let email = optional_string(obj, "email", &email_loc, errors).and_then(|e| {
+    let email_at = at.key("email");
+    let email = optional_string(errors, obj, "email", &email_at).and_then(|e| {
         if is_valid_email(&e) {
             Some(e)
         } else {
-            errors.push(Violation::at(
-                &email_loc,
+            errors.push(
+                &email_at,
                 ErrorKind::InvalidEmail,
-                codes::EMAIL_INVALID,
+                common::EMAIL_INVALID,
                 "must be a valid email address",
-            ));
+            );
             None
         }
     });
 
-    let org_loc = loc.key("organization_name");
-    let organization_name =
-        check_length(optional_string(obj, "organization_name", &org_loc, errors), &org_loc, errors);
+    let org_at = at.key("organization_name");
+    let organization_name = optional_string(errors, obj, "organization_name", &org_at);
+    let organization_name = check_length(errors, organization_name, &org_at);
 
     if errors.len() > before {
         return None;
@@ -534,13 +449,13 @@ fn has_value(obj: &Map<String, Value>, name: &str) -> bool {
     }
 }
 
-fn phone(obj: &Map<String, Value>, name: &str, parent: &Loc, errors: &mut Vec<Violation>) -> Option<String> {
-    let loc = parent.key(name);
-    let raw = optional_string(obj, name, &loc, errors)?;
+fn phone(errors: &mut Errors, obj: &Map<String, Value>, name: &str, parent: &Pointer) -> Option<String> {
+    let at = parent.key(name);
+    let raw = optional_string(errors, obj, name, &at)?;
     match normalise_phone(&raw) {
         Ok(p) => Some(p),
         Err((code, message)) => {
-            errors.push(Violation::at(&loc, ErrorKind::Invalid, code, message));
+            errors.invalid(&at, code, message);
             None
         }
     }
@@ -562,7 +477,7 @@ pub fn normalise_phone(raw: &str) -> Result<String, (&'static str, String)> {
             ' ' | '-' | '.' | '(' | ')' | '[' | ']' => {}
             _ => {
                 return Err((
-                    cc::PHONE_CHARACTERS,
+                    codes::PHONE_CHARACTERS,
                     "may only hold digits, spaces, dashes, dots, brackets and a leading +".to_owned(),
                 ))
             }
@@ -573,7 +488,7 @@ pub fn normalise_phone(raw: &str) -> Result<String, (&'static str, String)> {
         Ok(digits)
     } else {
         Err((
-            cc::PHONE_LENGTH,
+            codes::PHONE_LENGTH,
             format!("must have {} to {} digits", PHONE_DIGITS.start(), PHONE_DIGITS.end()),
         ))
     }
@@ -585,8 +500,13 @@ mod tests {
 
     use super::*;
 
+    /// A violation as the route shows it.
+    fn message(e: &FieldError) -> String {
+        format!("{}: {}", field_path(&e.pointer), e.detail)
+    }
+
     fn messages(body: Value) -> Vec<String> {
-        ContactsRequest::parse(&body).unwrap_err().violations.iter().map(ToString::to_string).collect()
+        ContactsRequest::parse(&body).unwrap_err().errors.iter().map(message).collect()
     }
 
     /// The sample request of seed 002.
@@ -631,12 +551,12 @@ mod tests {
         assert_eq!(normalise_phone("(914) 721-2006").unwrap(), "9147212006");
         assert_eq!(normalise_phone("+44 20.7946 [0018]").unwrap(), "+442079460018");
         assert_eq!(normalise_phone("1234").unwrap(), "1234");
-        assert_eq!(normalise_phone("12 3").unwrap_err().0, cc::PHONE_LENGTH);
-        assert_eq!(normalise_phone("123456789012345678901").unwrap_err().0, cc::PHONE_LENGTH);
-        assert_eq!(normalise_phone("+").unwrap_err().0, cc::PHONE_LENGTH);
-        assert_eq!(normalise_phone("914x721").unwrap_err().0, cc::PHONE_CHARACTERS);
-        assert_eq!(normalise_phone("++1234").unwrap_err().0, cc::PHONE_CHARACTERS);
-        assert_eq!(normalise_phone("12+34").unwrap_err().0, cc::PHONE_CHARACTERS);
+        assert_eq!(normalise_phone("12 3").unwrap_err().0, codes::PHONE_LENGTH);
+        assert_eq!(normalise_phone("123456789012345678901").unwrap_err().0, codes::PHONE_LENGTH);
+        assert_eq!(normalise_phone("+").unwrap_err().0, codes::PHONE_LENGTH);
+        assert_eq!(normalise_phone("914x721").unwrap_err().0, codes::PHONE_CHARACTERS);
+        assert_eq!(normalise_phone("++1234").unwrap_err().0, codes::PHONE_CHARACTERS);
+        assert_eq!(normalise_phone("12+34").unwrap_err().0, codes::PHONE_CHARACTERS);
     }
 
     #[test]
@@ -706,11 +626,8 @@ mod tests {
         let e =
             ContactsRequest::parse(&json!({"request_tracking_id": "\u{e9}", "contacts": []})).unwrap_err();
         assert_eq!(e.request_tracking_id, None);
-        assert_eq!(
-            e.violations[0].to_string(),
-            "request_tracking_id: must be 1 to 128 printable ASCII characters"
-        );
-        assert_eq!(e.violations[0].pointer, "/request_tracking_id");
+        assert_eq!(message(&e.errors[0]), "request_tracking_id: must be 1 to 128 printable ASCII characters");
+        assert_eq!(e.errors[0].pointer, "/request_tracking_id");
     }
 
     #[test]
@@ -720,7 +637,7 @@ mod tests {
         assert!(CustomerId::parse(&"a".repeat(64)).is_ok());
         for bad in ["", "a b", "x/y", "é", &"a".repeat(65)] {
             let v = CustomerId::parse(bad).unwrap_err();
-            assert_eq!(v.to_string(), "customer_id: must be 1 to 64 letters, digits, '_' or '-'");
+            assert_eq!(message(&v), "customer_id: must be 1 to 64 letters, digits, '_' or '-'");
         }
     }
 
@@ -730,20 +647,46 @@ mod tests {
         assert_eq!(TrackingId::from_header(Some(b"  ")), Ok(None));
         assert_eq!(TrackingId::from_header(Some(b"67865456")).unwrap().unwrap().as_str(), "67865456");
         let v = TrackingId::from_header(Some("x".repeat(129).as_bytes())).unwrap_err();
-        assert_eq!(v.to_string(), "Request-Tracking-Id: must be 1 to 128 printable ASCII characters");
+        assert_eq!(message(&v), "Request-Tracking-Id: must be 1 to 128 printable ASCII characters");
         assert!(TrackingId::from_header(Some(&[0xff, 0x41])).is_err());
         assert_ne!(TrackingId::generate(), TrackingId::generate());
     }
 
     #[test]
-    fn violations_convert_to_field_errors() {
+    fn violations_are_field_errors_with_pointers() {
         let e =
             ContactsRequest::parse(&json!({"contacts": [{"type": "billing", "name": "N", "email": "x"}]}))
                 .unwrap_err();
-        let f = e.violations[0].to_field_error();
+        let f = &e.errors[0];
         assert_eq!(
             (f.pointer.as_str(), f.code, f.kind),
-            ("/contacts/0/email", codes::EMAIL_INVALID, ErrorKind::InvalidEmail)
+            ("/contacts/0/email", common::EMAIL_INVALID, ErrorKind::InvalidEmail)
+        );
+        let m = malformed_json("EOF");
+        assert_eq!((m.pointer.as_str(), m.code), ("", codes::MALFORMED_JSON));
+        assert_eq!(message(&m), "body: malformed JSON: EOF");
+    }
+
+    #[test]
+    fn field_paths_read_like_the_seed() {
+        for (pointer, path) in [
+            ("", "body"),
+            ("/", "body"),
+            ("/extra", "extra"),
+            ("/a~1b~0c", "a/b~c"),
+            ("/contacts", "contacts"),
+            ("/contacts/1/work_phone", "contacts[1].work_phone"),
+            ("/contacts/0/0", "contacts[0].0"),
+            ("/contacts/0/", "contacts[0]."),
+            ("customer_id", "customer_id"),
+            ("Request-Tracking-Id", "Request-Tracking-Id"),
+        ] {
+            assert_eq!(field_path(pointer), path, "{pointer}");
+        }
+        // Unknown members are named, never indexed, whatever they are called.
+        assert_eq!(
+            messages(json!({"7": 1, "contacts": [{"type": "billing", "name": "N", "0": 1}]})),
+            ["7: unknown member", "contacts[0].0: unknown member"]
         );
     }
 }

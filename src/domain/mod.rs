@@ -3,3 +3,4 @@
 pub mod contact_set;
 pub mod crm;
 pub mod customer;
+pub mod property;

@@ -9,6 +9,7 @@ use super::crm::unlink_property;
 use super::error::{StoreError, StoreResult};
 use super::query::{query, Sql, SqlConn};
 use super::write::Written;
+pub use crate::domain::property::{ChannelMapping, PropertyChanges};
 
 /// A property of a tenant, with its channel listings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -19,19 +20,6 @@ pub struct Property {
     pub contact_set_revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ChannelMapping {
-    pub channel: String,
-    pub channel_property_id: String,
-}
-
-/// A validated create-or-update of a property; `None` members keep what is stored.
-#[derive(Debug, Clone, Default)]
-pub struct PropertyChanges {
-    pub name: Option<Option<String>>,
-    pub channel_mappings: Option<Vec<ChannelMapping>>,
 }
 
 /// Property use cases.

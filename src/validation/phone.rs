@@ -10,6 +10,9 @@ use regex::{Regex, RegexBuilder};
 /// E.164 allows at most 15 digits after the `+`.
 pub const E164_MAX_DIGITS: usize = 15;
 
+/// Longest phone extension, in digits.
+pub const EXTENSION_MAX_DIGITS: usize = 10;
+
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\+[0-9]+$").expect("static phone pattern"));
 
 /// Anchored copies of the metadata patterns, keyed by the pattern text.
@@ -40,6 +43,12 @@ pub fn warm_up() {
 /// True when `number` is `+` followed by one or more ASCII digits.
 pub fn matches_pattern(number: &str) -> bool {
     PATTERN.is_match(number)
+}
+
+/// A phone extension: 1 to [`EXTENSION_MAX_DIGITS`] ASCII digits (contact sets, CRM telephones and
+/// customers' work phones alike).
+pub fn valid_extension(ext: &str) -> bool {
+    (1..=EXTENSION_MAX_DIGITS).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Checks `number` as Booking does.
@@ -145,6 +154,16 @@ mod tests {
         for bad in ["31243611111", "+31 243611111", "+", "+31-24", "++31", " +3124", "+３１"] {
             assert!(!matches_pattern(bad), "{bad}");
             assert_eq!(check_phone(bad, None), Err(PhoneError::Pattern), "{bad}");
+        }
+    }
+
+    #[test]
+    fn extensions() {
+        for ok in ["1", "42", "1234567890"] {
+            assert!(valid_extension(ok), "{ok}");
+        }
+        for bad in ["", "12345678901", "12a", " 1", "+1", "１"] {
+            assert!(!valid_extension(bad), "{bad}");
         }
     }
 

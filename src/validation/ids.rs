@@ -1,0 +1,56 @@
+//! Identifier rules.
+
+/// Longest id accepted by [`valid_id`].
+pub const ID_MAX_CHARS: usize = 64;
+
+/// [`valid_id`] in words, for error details.
+pub const ID_RULE: &str = "1 to 64 of A-Z, a-z, 0-9, _ and -";
+
+/// The code of a property id that breaks [`valid_id`] (registry paths, CRM `propertyIds`).
+pub const PROPERTY_ID_INVALID: &str = "property_id_invalid";
+
+/// The id rule of API.md §3, `property_id`: 1 to [`ID_MAX_CHARS`] of `[A-Za-z0-9_-]`.
+///
+/// The same rule holds wherever a property is named (registry paths and cursors, a CRM contact's
+/// `propertyIds`) and, by decision, for `customer_id` and tenant names.
+pub fn valid_id(id: &str) -> bool {
+    (1..=ID_MAX_CHARS).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Longest SU `hotel_id`.
+pub const SU_HOTEL_CODE_MAX_CHARS: usize = 15;
+
+/// SU's `hotel_id` rule (API.md §5): 1 to 15 ASCII letters and digits.
+///
+/// A different rule from [`valid_id`], not a copy: SU documents it for its provider codes, so a
+/// property whose id is longer or holds `_` or `-` is simply unreachable through SU.
+pub fn valid_su_hotel_code(code: &str) -> bool {
+    (1..=SU_HOTEL_CODE_MAX_CHARS).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["NT7", "a_B-9", "000010000005008", &"a".repeat(64)] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", "a b", "x/y", "é", "a.b", &"a".repeat(65)] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn su_hotel_codes_are_stricter() {
+        assert!(valid_su_hotel_code("NT7"));
+        assert!(valid_su_hotel_code(&"9".repeat(15)));
+        for bad in ["", "a_b", "a-b", "a b", &"9".repeat(16)] {
+            assert!(!valid_su_hotel_code(bad), "{bad}");
+        }
+        // Every SU code is a valid id, not the other way round.
+        assert!(valid_id("a_b") && !valid_su_hotel_code("a_b"));
+    }
+}
