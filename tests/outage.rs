@@ -8,142 +8,27 @@
 //! they run as the `postgres` user through `runuser`. Skipped when they are missing, except under
 //! `CI=true`, where that is a failure.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
 use property_contacts::auth::generate_key;
 use property_contacts::config::Limits;
 use property_contacts::state::AppState;
 use property_contacts::store::prelude::*;
-use property_contacts::store::{PgPoolSizes, PgStore, Scope};
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use property_contacts::store::{PgStore, Scope};
+use serde_json::json;
 
-fn pg_bin_dir() -> Option<PathBuf> {
-    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop()
-}
+mod support;
 
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
-}
-
-/// Runs a server binary, as `postgres` when we are root (Postgres refuses to run as root).
-fn pg(bin: &Path, args: &[&str]) -> bool {
-    let status = if is_root() {
-        Command::new("runuser").args(["-u", "postgres", "--"]).arg(bin).args(args).status()
-    } else {
-        Command::new(bin).args(args).status()
-    };
-    status.map(|s| s.success()).unwrap_or(false)
-}
-
-struct Cluster {
-    bin: PathBuf,
-    data: String,
-    options: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start(&self) {
-        let log = format!("{}/../log", self.data);
-        assert!(pg(
-            &self.bin.join("pg_ctl"),
-            &["-D", &self.data, "-l", &log, "-o", &self.options, "-w", "start"]
-        ));
-    }
-
-    fn stop(&self) {
-        assert!(pg(&self.bin.join("pg_ctl"), &["-D", &self.data, "-m", "immediate", "-w", "stop"]));
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = pg(&self.bin.join("pg_ctl"), &["-D", &self.data, "-m", "immediate", "-w", "stop"]);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn call(
-    app: &axum::Router,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Option<String>, Value) {
-    let mut req =
-        Request::builder().method(method).uri(path).header("authorization", format!("Bearer {key}"));
-    let body = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    let resp = app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status().as_u16();
-    let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, retry, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-fn contact_set(name: &str) -> Value {
-    json!({"contacts": [{
-        "contact_profiles": [{"type": "general"}],
-        "contact_person": {"name": name, "language_code": "en-gb"},
-        "phones": [{"phone_number": "+31201234567", "phone_tech_type": 1}],
-        "email": "ann@hotel.example"
-    }]})
-}
+use support::{call, contact_set, sizes, Cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_answers_503_and_recovers_without_restart() {
-    let Some(bin) = pg_bin_dir() else {
-        assert!(
-            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
-            "CI=true but no PostgreSQL server binaries"
-        );
-        eprintln!("no PostgreSQL server binaries: skipping the outage test");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    if is_root() {
-        assert!(Command::new("chown")
-            .args(["postgres", dir.path().to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success());
-    }
-    let data = format!("{}/data", dir.path().display());
-    assert!(pg(&bin.join("initdb"), &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"]));
-    let port = free_port();
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.path().display());
-    let cluster = Cluster { bin, data, options, _dir: dir };
+    let Some(cluster) = Cluster::create("the outage test") else { return };
     cluster.start();
 
     let acquire_timeout = Duration::from_secs(1);
-    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let sizes = PgPoolSizes {
-        max_connections: 4,
-        pipeline_connections: 4,
-        acquire_timeout,
-        query_timeout: Duration::from_secs(5),
-    };
-    let store = PgStore::connect(&url, sizes).unwrap();
+    let sizes = sizes(4, 4, acquire_timeout, Duration::from_secs(2));
+    let store = PgStore::connect(&cluster.url(), sizes).unwrap();
     store.migrate().await.unwrap();
     let key = generate_key("t1", "outage", vec![Scope::Read, Scope::Write, Scope::Admin]);
     store.create_key(key.record).await.unwrap();

@@ -1,6 +1,7 @@
 //! The Postgres pipeline pool (the contact set's own tokio-postgres connections): one connection
 //! shared by every read, pipelined, the others one replace each; bounded in number, never handed
-//! back inside a transaction, replaced when the server closes them.
+//! back inside a transaction, replaced when the server closes them; and the pipelined replace's
+//! `If-Match` guard, checked table by table.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use property_contacts::validation::ParseOptions;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::common::PgSchema;
-use crate::fixtures::{sarah, set};
+use crate::fixtures::{contact, sarah, set};
 
 /// A store on `schema` whose connections carry `app` as application name (so this test can find
 /// and terminate its own backends without touching other tests'), with tenant `t1` (made by its
@@ -181,4 +182,86 @@ async fn replace_connections_closed_by_the_server_are_replaced() {
     }
     // The closed connections were dropped; one new one served the replaces, one at a time.
     assert_eq!(pipeline_pool(&store).size, 1);
+}
+
+/// Every row the replace could touch, as text: each property's revision and `updated_at`, each
+/// history row, contact and phone.
+async fn tables(schema: &PgSchema) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT 'property ' || tenant_id || '/' || id || ' revision ' || contact_set_revision \
+                || ' updated ' || updated_at FROM properties \
+         UNION ALL SELECT 'history ' || row_to_json(h)::text FROM contact_set_revisions h \
+         UNION ALL SELECT 'contact ' || row_to_json(c)::text FROM property_contacts c \
+         UNION ALL SELECT 'phone ' || row_to_json(p)::text FROM property_contact_phones p \
+         ORDER BY 1",
+    )
+    .fetch_all(&schema.pool)
+    .await
+    .unwrap()
+}
+
+/// The pipelined replace sends all its statements before the bump answers (see
+/// `store/postgres/replace.rs`), so a bump that matches nothing (a stale `If-Match`, no such
+/// property) must stop the transaction by itself. Pinned table by table: such a replace reports
+/// why and adds no history row, moves no revision, touches no contact or phone; of replaces racing
+/// with the same expected revision, exactly one is applied. (`contact_sets.rs` checks the same
+/// through HTTP, by what a GET shows.)
+#[tokio::test]
+async fn a_replace_whose_bump_matches_nothing_changes_no_table() {
+    let Some(schema) = PgSchema::create(2).await else { return };
+    let store = store_named(&schema, "pipeline-guard").await;
+    let named = |name: &str| {
+        let body = set(vec![contact(&["general"], name, "guard@hotel.example", "+31201234567")]);
+        ContactSet::parse(&body, &ParseOptions::BOOKING).expect("a valid set")
+    };
+    let first = store.replace_contact_set("t1", "p1", &named("First"), None, "test").await.unwrap();
+    assert_eq!(first, ReplaceOutcome::Replaced { revision: 1 });
+    let before = tables(&schema).await;
+    assert_eq!(before.iter().filter(|row| row.starts_with("history ")).count(), 1, "{before:#?}");
+
+    for expected in [Some(0), Some(2), Some(7)] {
+        let outcome = store.replace_contact_set("t1", "p1", &named("Stale"), expected, "test").await.unwrap();
+        assert_eq!(outcome, ReplaceOutcome::RevisionMismatch { current: 1 }, "If-Match {expected:?}");
+        assert_eq!(
+            tables(&schema).await,
+            before,
+            "a replace expecting revision {expected:?} changed a table"
+        );
+    }
+    for expected in [None, Some(0), Some(1)] {
+        let outcome =
+            store.replace_contact_set("t1", "nope", &named("Nowhere"), expected, "test").await.unwrap();
+        assert_eq!(outcome, ReplaceOutcome::PropertyNotFound, "missing property, If-Match {expected:?}");
+        assert_eq!(tables(&schema).await, before, "a replace of a missing property changed a table");
+    }
+
+    // Racers quoting revision 1 queue on the property's row lock, held here until all have been
+    // sent, so they meet at the bump rather than one after the other.
+    let racers: Vec<ContactSet> = (0..12).map(|i| named(&format!("Racer {i}"))).collect();
+    let mut lock = schema.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM properties WHERE tenant_id = 't1' AND id = 'p1' FOR UPDATE")
+        .fetch_one(&mut *lock)
+        .await
+        .unwrap();
+    let race = futures_util::future::join_all(
+        racers.iter().map(|racer| store.replace_contact_set("t1", "p1", racer, Some(1), "test")),
+    );
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        lock.rollback().await.unwrap();
+    };
+    let (outcomes, ()) = tokio::join!(race, release);
+    let outcomes: Vec<ReplaceOutcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let winners: Vec<usize> =
+        (0..outcomes.len()).filter(|&i| outcomes[i] == ReplaceOutcome::Replaced { revision: 2 }).collect();
+    assert_eq!(winners.len(), 1, "exactly one racer wins: {outcomes:?}");
+    for (i, outcome) in outcomes.iter().enumerate().filter(|(i, _)| *i != winners[0]) {
+        assert_eq!(*outcome, ReplaceOutcome::RevisionMismatch { current: 2 }, "racer {i}");
+    }
+    let after = tables(&schema).await;
+    let count = |kind: &str| after.iter().filter(|row| row.starts_with(kind)).count();
+    assert_eq!((count("history "), count("contact "), count("phone ")), (2, 1, 1), "{after:#?}");
+    assert!(after.iter().any(|row| row.starts_with("property t1/p1 revision 2 ")), "{after:#?}");
+    let stored = store.get_contact_set("t1", "p1").await.unwrap().unwrap();
+    assert_eq!((stored.revision, &stored.set), (2, &racers[winners[0]]), "the winner's set is stored");
 }
