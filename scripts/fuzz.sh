@@ -14,12 +14,12 @@ WORK=$(mktemp -d)
 command -v st >/dev/null || python3 -m pip install --quiet --disable-pip-version-check schemathesis
 
 cargo build --quiet --bin property-contacts
-DATABASE_URL="sqlite:$WORK/fuzz.db" ./target/debug/property-contacts serve --listen "127.0.0.1:$PORT" \
+DATABASE_URL="sqlite:$WORK/fuzz.db" BOOTSTRAP_KEY_FILE="$WORK/admin.key" ./target/debug/property-contacts serve --listen "127.0.0.1:$PORT" \
   >"$WORK/service.out" 2>"$WORK/service.err" &
 SERVICE=$!
 trap 'kill $SERVICE 2>/dev/null; wait $SERVICE 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 50); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
-KEY=$(grep -o 'pck_[A-Za-z0-9_-]*' "$WORK/service.err" | head -1)
+KEY=$(cat "$WORK/admin.key" 2>/dev/null)
 
 # A property the generated requests can hit (the spec's examples use NT7 / 12837615).
 curl -fsS -o /dev/null -X PUT "127.0.0.1:$PORT/api/v1/properties/NT7" -H "Authorization: Bearer $KEY" \

@@ -1,6 +1,6 @@
 //! The command line: `serve`, `migrate` and `keys ...`, each on the store named by `DATABASE_URL`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -118,12 +118,17 @@ async fn serve<S: Store>(
     store.migrate().await.context("migrating the store")?;
     if store.count_keys().await? == 0 {
         let key = generate_key("default", "bootstrap-admin", Scope::ALL.to_vec());
+        write_bootstrap_key(&settings.bootstrap_key_file, &key.secret)?;
         store.create_key(key.record).await?;
-        eprintln!(
-            "No API keys existed, so one admin key was created for tenant `default`. \
-             It is shown only now:\n\n    {}\n",
-            key.secret
+        tracing::info!(
+            path = %settings.bootstrap_key_file.display(),
+            "no API keys existed: one admin key was created for tenant `default` and written to this \
+             file (mode 0600); read it, then delete the file"
         );
+        // A person at a terminal sees it at once; a log collector (stderr not a terminal) never does.
+        if std::io::stderr().is_terminal() {
+            eprintln!("\nThe one-time admin key (tenant `default`):\n\n    {}\n", key.secret);
+        }
     }
     crate::validation::warm_up();
     let state = AppState::new(store.clone(), settings.limits.clone())
@@ -150,9 +155,27 @@ async fn serve<S: Store>(
         // Keep serving (with /readyz at 503) until load balancers have noticed.
         tokio::time::sleep(ready_delay).await;
     };
-    crate::serve(listener, app, shutdown, Duration::from_secs(settings.drain_timeout_secs)).await?;
+    let drain = Duration::from_secs(settings.drain_timeout_secs);
+    crate::serve(listener, app, shutdown, drain, settings.connection_limits()).await?;
     store.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Writes the bootstrap key to `path`, readable by the service's user alone. Before the key is
+/// stored, so a key that cannot be handed over is never created.
+fn write_bootstrap_key(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing the bootstrap key to {}", path.display()))?;
+    // An existing file keeps its mode on open: narrow it too.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    writeln!(file, "{secret}")?;
     Ok(())
 }
 

@@ -86,6 +86,32 @@ pub struct ServeSettings {
     /// Seconds in-flight requests get to finish after SIGTERM or ctrl-c.
     #[arg(long, env = "DRAIN_TIMEOUT_SECS", default_value_t = 20)]
     pub drain_timeout_secs: u64,
+    /// Where the first start writes the one-time admin key (mode 0600), when the store has no key.
+    /// The key never enters the log stream; it is also shown on stderr when that is a terminal.
+    #[arg(long, env = "BOOTSTRAP_KEY_FILE", default_value = "property-contacts-admin.key")]
+    pub bootstrap_key_file: std::path::PathBuf,
+    /// Seconds a client has to send a request's headers, counted from opening the connection or
+    /// from its previous response (so it also bounds how long a kept-alive connection may idle).
+    #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub http_header_read_timeout_secs: u64,
+    /// Seconds a connection with no request in flight and no traffic is kept open.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub http_idle_timeout_secs: u64,
+    /// Most client connections served at once (0: derived from the open-files limit, leaving 64
+    /// descriptors for the database and files). At the cap the connection idle longest is closed
+    /// to admit a new one.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 0)]
+    pub http_max_connections: usize,
+}
+
+impl ServeSettings {
+    pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
+        crate::server::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.http_header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.http_idle_timeout_secs.max(1)),
+            max_connections: (self.http_max_connections > 0).then_some(self.http_max_connections),
+        }
+    }
 }
 
 /// Request limits enforced by the router.

@@ -21,18 +21,17 @@ pub mod log_writer;
 pub mod observability;
 pub mod rate_limit;
 pub mod request_context;
+pub mod server;
 pub mod state;
 pub mod store;
+pub mod unread_body;
 pub mod validation;
 
-use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
-use axum::serve::ListenerExt;
 use axum::Router;
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -42,8 +41,9 @@ use crate::store::Store;
 
 /// The whole HTTP application for a store.
 ///
-/// Layers, outermost first: request id (kept or made) -> request context -> metrics, span and access
-/// log (per route, so the matched route is known) -> request timeout -> body limit -> handler.
+/// Layers, outermost first: request id (kept or made) -> request context -> `Connection: close`
+/// when the body went unread -> metrics, span and access log (per route, so the matched route is
+/// known) -> request timeout -> body limit -> handler.
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static(request_context::REQUEST_ID_HEADER);
     let timeout = Duration::from_secs(state.limits.request_timeout_secs);
@@ -60,7 +60,8 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(axum::middleware::from_fn(request_context::scope)),
+                .layer(axum::middleware::from_fn(request_context::scope))
+                .layer(axum::middleware::from_fn(unread_body::close_if_unread)),
         )
 }
 
@@ -84,37 +85,4 @@ async fn abandon_after(
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish for
-/// at most `drain_timeout`.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    drain_timeout: Duration,
-) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // Responses go out as soon as they are written: no Nagle wait behind an unacknowledged segment.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(());
-    });
-    let server = tokio::spawn(async move { server.await });
-    tokio::pin!(server);
-    tokio::select! {
-        res = &mut server => return res.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-        _ = stop_rx => {}
-    }
-    match tokio::time::timeout(drain_timeout, &mut server).await {
-        Ok(res) => res.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-        Err(_) => {
-            tracing::warn!(?drain_timeout, "drain timeout reached; dropping remaining connections");
-            server.abort();
-            Ok(())
-        }
-    }
-}
+pub use server::{serve, ConnectionLimits};

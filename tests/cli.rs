@@ -54,19 +54,19 @@ fn rejects_unknown_database_scheme() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
 
-/// Reads the server's stderr until it logs its address; returns (bootstrap key if printed, address).
-fn wait_listening(stderr: &mut impl std::io::BufRead) -> (Option<String>, String) {
-    let mut key = None;
+/// Reads the server's stderr until it logs its address; returns (whether a key was written to a
+/// file, the address). Fails if a key ever appears in the log stream.
+fn wait_listening(stderr: &mut impl std::io::BufRead) -> (bool, String) {
+    let mut key_written = false;
     let mut line = String::new();
     loop {
         line.clear();
         assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited before listening");
-        if let Some(k) = line.split_whitespace().find(|w| w.starts_with("pck_")) {
-            key = Some(k.to_owned());
-        }
+        assert!(!line.contains("pck_"), "a key reached the log stream: {line}");
+        key_written |= line.contains("one admin key was created");
         if line.contains("property-contacts listening") {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            return (key, v["listen"].as_str().unwrap().to_owned());
+            return (key_written, v["listen"].as_str().unwrap().to_owned());
         }
     }
 }
@@ -83,13 +83,16 @@ fn http_get(addr: &str, path: &str, key: &str) -> u16 {
 }
 
 #[test]
-fn first_serve_prints_a_one_time_admin_key_and_stops_on_sigterm() {
+fn first_serve_writes_a_one_time_admin_key_file_and_stops_on_sigterm() {
     use std::io::BufReader;
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("serve.db").display());
+    let key_file = dir.path().join("admin.key");
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_property-contacts"))
             .env("DATABASE_URL", &db)
+            .env("BOOTSTRAP_KEY_FILE", &key_file)
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env_remove("RUST_LOG")
             .arg("serve")
@@ -106,8 +109,12 @@ fn first_serve_prints_a_one_time_admin_key_and_stops_on_sigterm() {
 
     let mut child = spawn();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (key, addr) = wait_listening(&mut stderr);
-    let key = key.expect("first start prints an admin key");
+    let (written, addr) = wait_listening(&mut stderr);
+    assert!(written, "first start says it wrote an admin key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the key file is readable by the service's user alone");
+    let key = std::fs::read_to_string(&key_file).unwrap().trim().to_owned();
+    assert!(key.starts_with("pck_"), "{key}");
     assert_eq!(http_get(&addr, "/api/v1/properties", &key), 200);
     assert_eq!(http_get(&addr, "/api/v1/properties", "pck_wrong"), 401);
     stop(&mut child);
@@ -115,8 +122,10 @@ fn first_serve_prints_a_one_time_admin_key_and_stops_on_sigterm() {
     // Second start on the same store: keys exist, so none is printed.
     let mut child = spawn();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    std::fs::remove_file(&key_file).unwrap();
     let (again, addr) = wait_listening(&mut stderr);
-    assert_eq!(again, None);
+    assert!(!again);
+    assert!(!key_file.exists(), "no second key is written");
     assert_eq!(http_get(&addr, "/api/v1/properties", &key), 200);
     stop(&mut child);
 }
@@ -142,8 +151,10 @@ fn sigterm_turns_readyz_503_and_drains_in_flight_requests() {
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("drain.db").display());
+    let key_file = dir.path().join("admin.key");
     let mut child = Command::new(env!("CARGO_BIN_EXE_property-contacts"))
         .env("DATABASE_URL", &db)
+        .env("BOOTSTRAP_KEY_FILE", &key_file)
         .env("LISTEN_ADDR", "127.0.0.1:0")
         .env("SHUTDOWN_READY_DELAY_MS", "1000")
         .env("DRAIN_TIMEOUT_SECS", "10")
@@ -154,8 +165,9 @@ fn sigterm_turns_readyz_503_and_drains_in_flight_requests() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (key, addr) = wait_listening(&mut stderr);
-    let key = key.unwrap();
+    let (written, addr) = wait_listening(&mut stderr);
+    assert!(written);
+    let key = std::fs::read_to_string(&key_file).unwrap().trim().to_owned();
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     assert_eq!(http_send(&addr, "PUT", "/api/v1/properties/slow", &key, "{}"), 201);
