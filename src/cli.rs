@@ -10,7 +10,7 @@ use crate::auth::generate_key;
 use crate::config::{ServeSettings, StoreSettings};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{PgPoolSizes, PgStore, Scope, SqliteStore};
+use crate::store::{Durability, PgPoolSizes, PgStore, Scope, SqliteSettings, SqliteStore};
 use crate::validation::ids::{valid_id, ID_RULE};
 
 /// Contact details of hotels and other properties, over HTTP.
@@ -71,9 +71,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let store = PgStore::connect(url, sizes)?;
         run_on(store, cli).await
     } else if url.starts_with("sqlite:") {
-        let (max, acquire, query) =
-            (settings.database_max_connections, settings.acquire_timeout(), settings.query_timeout());
-        let store = SqliteStore::connect(url, max, acquire, query).await?;
+        let durability =
+            if settings.sqlite_synchronous == "full" { Durability::Full } else { Durability::Normal };
+        let sqlite = SqliteSettings {
+            max_connections: settings.database_max_connections,
+            acquire_timeout: settings.acquire_timeout(),
+            query_timeout: settings.query_timeout(),
+            durability,
+        };
+        let store = SqliteStore::connect(url, sqlite).await?;
         run_on(store, cli).await
     } else {
         bail!("DATABASE_URL must start with sqlite: or postgres:// (got {})", settings.redacted_url())

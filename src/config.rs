@@ -30,6 +30,10 @@ pub struct StoreSettings {
     /// milliseconds; past it the request answers 503 (a frozen or unreachable server).
     #[arg(long, env = "DATABASE_QUERY_TIMEOUT_MS", default_value_t = 5000, global = true)]
     pub database_query_timeout_ms: u64,
+    /// SQLite only: `normal` (a commit survives a crash of the service, not a power loss) or
+    /// `full` (it survives a power loss too, at an fsync per commit).
+    #[arg(long, env = "SQLITE_SYNCHRONOUS", default_value = "normal", value_parser = ["normal", "full"], global = true)]
+    pub sqlite_synchronous: String,
 }
 
 impl StoreSettings {

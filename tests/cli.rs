@@ -200,3 +200,96 @@ fn sigterm_turns_readyz_503_and_drains_in_flight_requests() {
     assert!(resp.contains("\"revision\":1"), "{resp}");
     assert!(child.wait().unwrap().success());
 }
+
+/// A fresh database on the Postgres of `TEST_DATABASE_URL`, dropped when done; `None` (skip) when
+/// the variable is unset, except under `CI=true`.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create() -> Option<Self> {
+        let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+                "CI=true needs TEST_DATABASE_URL"
+            );
+            return None;
+        };
+        let name = format!("pc_cli_{}", uuid::Uuid::new_v4().simple());
+        let ok =
+            Command::new("psql").args([&base, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
+        assert!(ok.success());
+        let (server, _) = base.rsplit_once('/').unwrap();
+        Some(PgDatabase { admin: base.clone(), url: format!("{server}/{name}"), name })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([&self.admin, "-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .status();
+    }
+}
+
+/// Several processes on one Postgres each cache keys for `KEY_CACHE_TTL_MS`: a key revoked with the
+/// CLI stops working on every one of them within that time.
+#[test]
+fn a_revoked_key_stops_on_every_process_within_the_cache_ttl() {
+    use std::io::BufReader;
+    use std::time::{Duration, Instant};
+    let Some(db) = PgDatabase::create() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    assert!(cli(&db.url, &["migrate"]).status.success());
+    let out = cli(&db.url, &["keys", "create", "--tenant", "acme", "--scopes", "read"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let id = key.split('_').nth(1).unwrap().to_owned();
+
+    let ttl = Duration::from_millis(1500);
+    let mut processes = Vec::new();
+    for i in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_property-contacts"))
+            .env("DATABASE_URL", &db.url)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("KEY_CACHE_TTL_MS", ttl.as_millis().to_string())
+            .env("BOOTSTRAP_KEY_FILE", dir.path().join(format!("admin-{i}.key")))
+            .env_remove("RUST_LOG")
+            .arg("serve")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let (_, addr) = wait_listening(&mut stderr);
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        processes.push((child, addr));
+    }
+    // Both cache the key.
+    for (_, addr) in &processes {
+        assert_eq!(http_get(addr, "/api/v1/properties", &key), 200);
+    }
+    let revoked_at = Instant::now();
+    assert!(cli(&db.url, &["keys", "revoke", &id]).status.success());
+    for (_, addr) in &processes {
+        loop {
+            match http_get(addr, "/api/v1/properties", &key) {
+                401 => break,
+                200 => assert!(
+                    revoked_at.elapsed() < ttl + Duration::from_millis(500),
+                    "{addr} still accepts the revoked key after {:?}",
+                    revoked_at.elapsed()
+                ),
+                other => panic!("{addr}: {other}"),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    for (mut child, _) in processes {
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+    }
+}

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -12,7 +11,7 @@ use property_contacts::auth::generate_key;
 use property_contacts::config::Limits;
 use property_contacts::state::AppState;
 use property_contacts::store::prelude::*;
-use property_contacts::store::{Scope, SqliteStore};
+use property_contacts::store::{Scope, SqliteSettings, SqliteStore};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -59,7 +58,9 @@ async fn access_lines_carry_the_request_and_never_contact_data() {
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("logs.db").display());
-    let store = SqliteStore::connect(&url, 2, Duration::from_secs(5), Duration::from_secs(5)).await.unwrap();
+    let store = SqliteStore::connect(&url, SqliteSettings { max_connections: 2, ..Default::default() })
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let key = generate_key("t1", "log-key", vec![Scope::Read, Scope::Write, Scope::Admin]);
     store.create_key(key.record).await.unwrap();

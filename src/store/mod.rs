@@ -40,7 +40,7 @@ pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN};
 pub use keys::{ApiKey, KeyStore, NewApiKey, Scope};
 pub use postgres::{PgBackend, PgPoolSizes, PgStore};
 pub use properties::{ChannelMapping, Property, PropertyChanges, PropertyStore};
-pub use sqlite::{SqliteBackend, SqliteStore};
+pub use sqlite::{Durability, SqliteBackend, SqliteSettings, SqliteStore};
 pub use write::Written;
 
 /// Every aggregate's traits, for callers that use a concrete store.

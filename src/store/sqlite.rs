@@ -27,6 +27,39 @@ use crate::domain::contact_set::{Contact, ContactSet, ProfileType};
 /// The embedded store.
 pub type SqliteStore = SqlStore<SqliteBackend>;
 
+/// How SQLite makes a commit durable (`PRAGMA synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// A commit survives the service crashing, not the machine losing power (the last commits
+    /// before it may be lost; the file stays consistent). One `fsync` per checkpoint, not per
+    /// commit: the usual choice for an embedded store.
+    #[default]
+    Normal,
+    /// A commit survives a power loss too: an `fsync` of the log at every commit.
+    Full,
+}
+
+/// How to open the file.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteSettings {
+    /// Reader connections (writes go through one writer of their own).
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    pub query_timeout: Duration,
+    pub durability: Durability,
+}
+
+impl Default for SqliteSettings {
+    fn default() -> Self {
+        SqliteSettings {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(3),
+            query_timeout: Duration::from_secs(5),
+            durability: Durability::Normal,
+        }
+    }
+}
+
 /// An SQLite file: a pool of readers and one writer.
 #[derive(Clone)]
 pub struct SqliteBackend {
@@ -36,21 +69,17 @@ pub struct SqliteBackend {
 }
 
 impl SqlStore<SqliteBackend> {
-    /// Opens (creating if missing) the file; `max_connections` readers. `query_timeout` bounds every
-    /// statement.
-    pub async fn connect(
-        url: &str,
-        max_connections: u32,
-        acquire_timeout: Duration,
-        query_timeout: Duration,
-    ) -> Result<Self, StoreError> {
+    /// Opens (creating if missing) the file.
+    pub async fn connect(url: &str, settings: SqliteSettings) -> Result<Self, StoreError> {
+        let SqliteSettings { max_connections, acquire_timeout, query_timeout, durability } = settings;
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid DATABASE_URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL is durable across application crashes, and only loses the last commits
-            // on power loss; the usual choice for an embedded service store.
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match durability {
+                Durability::Normal => SqliteSynchronous::Normal,
+                Durability::Full => SqliteSynchronous::Full,
+            })
             .foreign_keys(true)
             // Only another process writing the same file makes SQLite wait for its lock now.
             .busy_timeout(Duration::from_secs(5));
@@ -242,5 +271,31 @@ impl Columns for SqliteRow {
     }
     fn text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
         self.try_get(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(durability: Durability) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("d.db").display());
+        let store =
+            SqliteStore::connect(&url, SqliteSettings { durability, ..Default::default() }).await.unwrap();
+        let mut levels = Vec::new();
+        for pool in [&store.backend.writer, &store.backend.reads] {
+            let (level,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(pool).await.unwrap();
+            levels.push(level);
+        }
+        assert_eq!(levels[0], levels[1], "readers and writer agree");
+        levels[0]
+    }
+
+    #[tokio::test]
+    async fn durability_sets_synchronous_on_every_connection() {
+        // SQLite's codes: 1 NORMAL, 2 FULL.
+        assert_eq!(synchronous(Durability::Normal).await, 1);
+        assert_eq!(synchronous(Durability::Full).await, 2);
     }
 }

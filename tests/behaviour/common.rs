@@ -14,7 +14,7 @@ use property_contacts::auth::generate_key;
 use property_contacts::config::Limits;
 use property_contacts::state::AppState;
 use property_contacts::store::prelude::*;
-use property_contacts::store::{PgStore, Scope, SqliteStore};
+use property_contacts::store::{PgStore, Scope, SqliteSettings, SqliteStore};
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::ServiceExt;
@@ -74,8 +74,9 @@ impl TestApp {
     pub async fn sqlite_tuned(tuning: Tuning) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("test.db").display());
-        let store =
-            SqliteStore::connect(&url, 4, Duration::from_secs(5), Duration::from_secs(5)).await.unwrap();
+        let store = SqliteStore::connect(&url, SqliteSettings { max_connections: 4, ..Default::default() })
+            .await
+            .unwrap();
         let mut app = Self::with_store(store.clone(), Backend::Sqlite(store), tuning).await;
         app._sqlite_dir = Some(dir);
         app
