@@ -12,6 +12,7 @@ mod errors;
 mod fixtures;
 mod limits;
 mod ops;
+mod paging;
 mod pipeline_pool;
 mod properties;
 mod revisions;

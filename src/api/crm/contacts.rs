@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::pages::{paged, PageQuery, REVISIONS_DEFAULT_LIMIT, REVISIONS_MAX_LIMIT};
 use super::{
     conditional, contact_path, if_match, not_modified, set_validators, with_contact_validators, with_location,
 };
@@ -152,15 +153,17 @@ pub async fn delete_contact<S: Store>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every version of a contact, oldest first.
+/// A page of a contact's versions, oldest first (see [`super::pages`]).
 #[tracing::instrument(skip_all, fields(contact_id = id))]
 pub async fn list_contact_revisions<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
     Path(id): Path<i64>,
-) -> ApiResult<axum::Json<Vec<Revision>>> {
-    let revisions = state.store.list_contact_revisions(&caller.tenant_id, id).await??;
-    Ok(axum::Json(revisions))
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Response> {
+    let page = q.page(REVISIONS_DEFAULT_LIMIT, REVISIONS_MAX_LIMIT);
+    let revisions = state.store.list_contact_revisions(&caller.tenant_id, id, page).await??;
+    Ok(paged(&format!("{}/revisions", contact_path(id)), "", page, revisions))
 }
 
 /// Body of `POST /api/v3/contacts/merge`.

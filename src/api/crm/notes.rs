@@ -5,9 +5,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::pages::{paged, PageQuery, NOTES_DEFAULT_LIMIT, NOTES_MAX_LIMIT};
 use super::{contact_path, if_match, with_contact_validators, with_location};
 use crate::auth::{Reader, Writer};
-use crate::domain::crm::{parse_custom_fields, CustomFieldRequest, Note, NoteRequest};
+use crate::domain::crm::{parse_custom_fields, CustomFieldRequest, NoteRequest};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
@@ -17,6 +18,8 @@ use crate::store::Store;
 #[serde(rename_all = "camelCase")]
 pub struct ListNotesQuery {
     note_id: Option<i64>,
+    after: Option<i64>,
+    limit: Option<u32>,
 }
 
 /// The contact's notes, oldest first; with `noteId`, a list of just that note (404 if none).
@@ -26,9 +29,11 @@ pub async fn list_notes<S: Store>(
     Reader(caller): Reader,
     Path(id): Path<i64>,
     Query(q): Query<ListNotesQuery>,
-) -> ApiResult<axum::Json<Vec<Note>>> {
-    let notes = state.store.list_notes(&caller.tenant_id, id, q.note_id).await??;
-    Ok(axum::Json(notes))
+) -> ApiResult<Response> {
+    let page = PageQuery { after: q.after, limit: q.limit }.page(NOTES_DEFAULT_LIMIT, NOTES_MAX_LIMIT);
+    let notes = state.store.list_notes(&caller.tenant_id, id, q.note_id, page).await??;
+    let kept = q.note_id.map(|n| format!("noteId={n}&")).unwrap_or_default();
+    Ok(paged(&format!("{}/notes", contact_path(id)), &kept, page, notes))
 }
 
 /// Records a note; `author` defaults to the API key's name. 201 + `Location`.

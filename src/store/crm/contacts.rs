@@ -7,7 +7,9 @@ use super::queries::*;
 use super::rows::{
     assemble, item_name, item_table, ContactRow, NoteRow, RevisionRow, StampRow, NOTE_COLUMNS,
 };
-use super::{refuse_on, ContactPage, CrmResult, CrmStore, MergeOutcome, Refusal};
+use super::{
+    refuse_on, ContactPage, CrmResult, CrmStore, MergeOutcome, Page, Paged, Refusal, INCLUDED_REVISIONS,
+};
 use crate::domain::crm::{
     Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, Note,
     NoteDraft, Operation, Revision, MAX_ITEMS,
@@ -70,14 +72,17 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         let result: CrmResult<_> = async {
             let contact = refuse_on!(load_contact(&mut tx, tenant, id).await?);
             let revisions = if include_revisions {
-                let rows: Vec<RevisionRow> = query(
+                // The newest ones only, oldest first: the whole history is paged at `/revisions`.
+                let mut rows: Vec<RevisionRow> = query(
                     "SELECT version, operation, changed_at, changed_by, contact FROM crm_contact_revisions \
-                     WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version",
+                     WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version DESC LIMIT $3",
                 )
                 .bind(tenant)
                 .bind(id)
+                .bind(INCLUDED_REVISIONS)
                 .fetch_all(&mut tx)
                 .await?;
+                rows.reverse();
                 Some(rows.into_iter().map(Revision::from).collect())
             } else {
                 None
@@ -427,22 +432,30 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     }
 
     #[tracing::instrument(skip_all, fields(contact_id = id))]
-    async fn list_notes(&self, tenant: &str, id: i64, note_id: Option<i64>) -> CrmResult<Vec<Note>> {
+    async fn list_notes(
+        &self,
+        tenant: &str,
+        id: i64,
+        note_id: Option<i64>,
+        page: Page,
+    ) -> CrmResult<Paged<Note>> {
         let mut tx = self.backend.begin_read().await?;
         let result: CrmResult<_> = async {
             refuse_on!(check_live(&mut tx, tenant, id).await?);
             let rows: Vec<NoteRow> = query(format!(
                 "SELECT {NOTE_COLUMNS} FROM crm_contact_notes \
-                 WHERE contact_id = $1 AND ($2 IS NULL OR id = $2) ORDER BY id"
+                 WHERE contact_id = $1 AND ($2 IS NULL OR id = $2) AND id > $3 ORDER BY id LIMIT $4"
             ))
             .bind(id)
             .bind(note_id)
+            .bind(page.after.unwrap_or(0))
+            .bind(page.fetch())
             .fetch_all(&mut tx)
             .await?;
             if note_id.is_some() && rows.is_empty() {
                 return Ok(Err(Refusal::ItemNotFound("note")));
             }
-            Ok(Ok(rows.into_iter().map(Note::from).collect()))
+            Ok(Ok(page.cut(rows.into_iter().map(Note::from).collect(), |n| n.id)))
         }
         .await;
         Self::settle(tx, result, |r| r.is_ok()).await
@@ -471,19 +484,21 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     }
 
     #[tracing::instrument(skip_all, fields(contact_id = id))]
-    async fn list_contact_revisions(&self, tenant: &str, id: i64) -> CrmResult<Vec<Revision>> {
+    async fn list_contact_revisions(&self, tenant: &str, id: i64, page: Page) -> CrmResult<Paged<Revision>> {
         let mut tx = self.backend.begin_read().await?;
         let result: CrmResult<_> = async {
             refuse_on!(check_live(&mut tx, tenant, id).await?);
             let rows: Vec<RevisionRow> = query(
                 "SELECT version, operation, changed_at, changed_by, contact FROM crm_contact_revisions \
-                 WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version",
+                 WHERE tenant_id = $1 AND contact_id = $2 AND version > $3 ORDER BY version LIMIT $4",
             )
             .bind(tenant)
             .bind(id)
+            .bind(page.after.unwrap_or(0))
+            .bind(page.fetch())
             .fetch_all(&mut tx)
             .await?;
-            Ok(Ok(rows.into_iter().map(Revision::from).collect()))
+            Ok(Ok(page.cut(rows.into_iter().map(Revision::from).collect(), |r| r.version)))
         }
         .await;
         Self::settle(tx, result, |r| r.is_ok()).await

@@ -71,6 +71,39 @@ pub struct ContactPage {
     pub contacts: Option<Vec<Contact>>,
 }
 
+/// How many revisions `includeRevisions=true` adds to a contact: the newest.
+pub const INCLUDED_REVISIONS: i64 = 20;
+
+/// A page of a contact's history or notes: items after `after` (a version or note id), oldest
+/// first, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+impl Page {
+    /// Rows to fetch: one more than the page, to know whether another follows.
+    fn fetch(self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+
+    /// Trims the fetched rows to the page; `next` is the cursor of the page after, if any.
+    fn cut<T>(self, mut items: Vec<T>, cursor: impl Fn(&T) -> i64) -> Paged<T> {
+        let more = items.len() > self.limit as usize;
+        items.truncate(self.limit as usize);
+        let next = if more { items.last().map(cursor) } else { None };
+        Paged { items, next }
+    }
+}
+
+/// One page and the cursor of the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next: Option<i64>,
+}
+
 /// How a merge ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MergeOutcome {
@@ -186,7 +219,8 @@ pub trait CrmStore: Send + Sync {
         tenant: &str,
         id: i64,
         note_id: Option<i64>,
-    ) -> impl Future<Output = CrmResult<Vec<Note>>> + Send;
+        page: Page,
+    ) -> impl Future<Output = CrmResult<Paged<Note>>> + Send;
 
     /// Replaces the contact's custom fields with `fields`.
     fn replace_custom_fields(
@@ -203,7 +237,8 @@ pub trait CrmStore: Send + Sync {
         &self,
         tenant: &str,
         id: i64,
-    ) -> impl Future<Output = CrmResult<Vec<Revision>>> + Send;
+        page: Page,
+    ) -> impl Future<Output = CrmResult<Paged<Revision>>> + Send;
 
     /// Merges `secondary` into `primary` in one transaction (API.md section 6, Merge).
     fn merge_contacts(
