@@ -138,7 +138,20 @@ impl<DB: Driver> Tx<DB> {
     /// more, on another connection.
     pub(super) async fn begin(pool: &Pool<DB>, begin: &'static str, limits: &Limits) -> StoreResult<Self> {
         let after = limits.query_timeout;
-        let open = || async { bounded(after, pool.begin_with(begin)).await };
+        let open = || {
+            // On a task of its own: sqlx counts a transaction only once its BEGIN is answered, so a
+            // request dropped while BEGIN is in flight would hand the connection back to the pool
+            // inside a transaction (the next user then runs in it). The task finishes the BEGIN and,
+            // if nobody waits any more, drops the transaction, which rolls it back.
+            let pool = pool.clone();
+            let task = tokio::spawn(async move { bounded(after, pool.begin_with(begin)).await });
+            async move {
+                task.await.unwrap_or_else(|e| {
+                    Err(sqlx::Error::WorkerCrashed)
+                        .inspect_err(|_| tracing::error!(error = %e, "begin task failed"))
+                })
+            }
+        };
         let tx = match open().await {
             Err(e) if is_dead(&e) => {
                 limits.health.saw_dead();

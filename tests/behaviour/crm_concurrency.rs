@@ -85,7 +85,7 @@ async fn concurrent_writes_are_all_kept(app: TestApp) {
     }
 }
 
-store_tests!(concurrent_writes_are_all_kept);
+store_tests!(concurrent_writes_are_all_kept, requests_dropped_while_beginning_leave_no_transaction_behind);
 
 /// A property deleted between the check that `propertyIds` exist and the insert of the links is a
 /// 422 `property_unknown`, not a foreign-key failure (500). Postgres only: on SQLite a contact
@@ -224,5 +224,43 @@ async fn list_queries_use_indexes_on_postgres() {
             assert!(!plan.contains("Seq Scan"), "{name}: sequential scan in\n{plan}");
             assert!(plan.contains("Index"), "{name}: no index used in\n{plan}");
         }
+    }
+}
+
+/// Requests dropped while their transaction opens (a client gone, wrk stopping) must not hand a
+/// connection back to the pool inside that transaction: later reads and writes on the same store all
+/// succeed (a write landing in a leftover read-only transaction, or SQLite's nested `BEGIN`, fails).
+async fn requests_dropped_while_beginning_leave_no_transaction_behind(app: TestApp) {
+    let c = create(&app, json!({"lastName": "Dropped"})).await;
+    let id = c["id"].as_i64().unwrap();
+    async fn drop_many<S: Store>(store: &S, id: i64) {
+        for i in 0..40 {
+            // Reads open a read-only transaction, writes a write one; each is polled until it has
+            // sent something, then dropped.
+            if i % 2 == 0 {
+                let mut read = Box::pin(store.get_contact("t1", id, false));
+                let _ = futures_util::poll!(read.as_mut());
+            } else {
+                let kind = property_contacts::domain::crm::ItemKind::Email;
+                let mut write = Box::pin(store.set_primary_contact_item("t1", id, kind, 999_999, None, "t"));
+                let _ = futures_util::poll!(write.as_mut());
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    match &app.backend {
+        crate::common::Backend::Sqlite(s) => drop_many(s, id).await,
+        crate::common::Backend::Postgres(s) => drop_many(s, id).await,
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..10 {
+        let r = app
+            .call(Method::POST, &format!("{}/emailAddresses", path(&c["id"])))
+            .auth(&app.admin)
+            .json(&json!({"emailAddress": format!("after{i}@example.com")}))
+            .send()
+            .await;
+        r.assert_status(201);
+        app.get(&path(&c["id"])).send().await.assert_status(200);
     }
 }
