@@ -13,17 +13,21 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::domain::contact_set::{Contact, ContactSet};
 use crate::error::ApiError;
-use crate::extract::{json_body, Path};
+use crate::extract::{json_body, parse_document, DocumentError, Path};
 use crate::request_context;
 use crate::state::AppState;
 use crate::store::{ReplaceOutcome, Scope, Store, StoredContactSet};
 use crate::validation::{ErrorKind, FieldError, ParseOptions};
 
-/// A body as JSON; text that is not JSON is a 400 (Booking code 450).
+/// A body as one JSON document; text that is not one is a 400 (Booking code 450), NUL in a string a
+/// validation failure (400, `320`).
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-        detail: format!("malformed JSON: {e}"),
-        errors: vec![FieldError::new("", ErrorKind::Unprocessable, "malformed_json", e.to_string())],
+    parse_document(bytes).map_err(|e| match e {
+        DocumentError::Malformed(e) => ApiError::BadRequest {
+            detail: format!("malformed JSON: {e}"),
+            errors: vec![FieldError::new("", ErrorKind::Unprocessable, "malformed_json", e.to_string())],
+        },
+        DocumentError::Nul(errors) => ApiError::Validation(errors),
     })
 }
 

@@ -16,3 +16,5 @@ mod pipeline_pool;
 mod properties;
 mod revisions;
 mod su;
+mod text_rule;
+mod trailing_data;
