@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::validation::entity_tag::IfMatch;
 use crate::validation::text::{check_text, nul_errors, TextKind};
 use crate::validation::{escape_token, ErrorKind, FieldError};
 
@@ -245,4 +246,10 @@ where
 
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+/// The request's `If-Match` (every field line of it): `None` when absent, 400 when malformed.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
+    IfMatch::from_lines(headers.get_all(header::IF_MATCH).iter().map(|v| v.as_bytes()))
+        .map_err(|e| ApiError::BadRequest { detail: e.detail.clone(), errors: vec![e] })
 }

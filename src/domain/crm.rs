@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::validation::country::{check_postal_code, iso_alpha2};
+use crate::validation::entity_tag::entity_tags;
 use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
 use crate::validation::phone::{check_phone, valid_extension};
 use crate::validation::text::{check_text, is_valid_email, TextKind};
@@ -1294,49 +1295,16 @@ pub fn contact_with_revisions_etag(version: i64) -> String {
 /// What [`contact_with_revisions_etag`] appends to the version.
 const REVISIONS_ETAG_SUFFIX: &str = "-r";
 
-/// `If-Match` of a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// `*`: any existing contact.
-    Any,
-    /// The entity tags listed, unquoted.
-    Tags(Vec<String>),
-}
+/// `If-Match` of a write, parsed by the one entity-tag parser (strong comparison, weak tags never
+/// match, a malformed header is refused before a write starts).
+pub use crate::validation::entity_tag::IfMatch;
 
 impl IfMatch {
-    /// Parses the header value.
-    pub fn parse(header: &str) -> IfMatch {
-        if header.trim() == "*" {
-            IfMatch::Any
-        } else {
-            IfMatch::Tags(entity_tags(header))
-        }
-    }
-
-    /// Whether the contact at `version` satisfies the precondition.
+    /// Whether the contact at `version` satisfies the precondition: either representation's tag
+    /// (`"<version>"`, `"<version>-r"`) names the same version.
     pub fn allows(&self, version: i64) -> bool {
-        match self {
-            IfMatch::Any => true,
-            IfMatch::Tags(tags) => {
-                let version = version.to_string();
-                // Either representation's tag names the same version.
-                tags.iter().any(|t| t.strip_suffix(REVISIONS_ETAG_SUFFIX).unwrap_or(t) == version)
-            }
-        }
+        self.matches(&version.to_string()) || self.matches(&format!("{version}{REVISIONS_ETAG_SUFFIX}"))
     }
-}
-
-/// The opaque parts of a list of entity tags (`W/` and quotes stripped, so comparison is weak).
-fn entity_tags(header: &str) -> Vec<String> {
-    header
-        .split(',')
-        .map(|t| {
-            let t = t.trim();
-            let t = t.strip_prefix("W/").unwrap_or(t);
-            t.trim_matches('"').to_owned()
-        })
-        .filter(|t| !t.is_empty())
-        .collect()
 }
 
 /// `If-None-Match` / `If-Modified-Since` of a read.
@@ -1354,8 +1322,10 @@ impl Conditional {
             if inm.trim() == "*" {
                 return true;
             }
+            // If-None-Match compares weakly (RFC 9110 13.1.2); one that is not a list of entity
+            // tags matches nothing, so the full answer is sent.
             let ours = etag.strip_prefix("W/").unwrap_or(etag).trim_matches('"');
-            return entity_tags(inm).iter().any(|t| t == ours);
+            return entity_tags(inm.as_bytes()).is_ok_and(|tags| tags.iter().any(|t| t.opaque == ours));
         }
         match (self.if_modified_since, last_modified) {
             (Some(since), Some(modified)) => modified.timestamp() <= since.timestamp(),
@@ -1564,9 +1534,13 @@ mod tests {
             if_modified_since: Some(t("2030-01-01T00:00:00Z")),
         };
         assert!(!both.not_modified(&etag, modified));
-        assert!(IfMatch::parse("\"3\"").allows(3));
-        assert!(!IfMatch::parse("\"2\", \"4\"").allows(3));
-        assert!(IfMatch::parse("*").allows(3));
+        assert!(IfMatch::parse("\"3\"").unwrap().allows(3));
+        assert!(!IfMatch::parse("\"2\", \"4\"").unwrap().allows(3));
+        assert!(IfMatch::parse("*").unwrap().allows(3));
+        assert!(IfMatch::parse("\"2\", \"3-r\"").unwrap().allows(3));
+        // Strong comparison: a weak tag, or another spelling of the number, never matches.
+        assert!(!IfMatch::parse("W/\"3\"").unwrap().allows(3));
+        assert!(!IfMatch::parse("\"03\", \"+3\"").unwrap().allows(3));
     }
 
     #[test]

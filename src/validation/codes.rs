@@ -36,6 +36,7 @@
 //! | `control_character` | Invalid | a C0/C1 control or DEL; a tab or line break outside note content |
 //! | `noncharacter` | Invalid | a Unicode noncharacter (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF) |
 //! | `bidi_control` | Invalid | a bidirectional embedding, override or isolate (U+202A..E, U+2066..9) |
+//! | `if_match_invalid` | Invalid | `If-Match` is neither `*` nor a list of entity tags |
 
 /// Missing: a required member is absent or `null`.
 pub const REQUIRED: &str = "required";
@@ -97,6 +98,8 @@ pub const CONTROL_CHARACTER: &str = "control_character";
 pub const NONCHARACTER: &str = "noncharacter";
 /// Invalid: an explicit bidirectional formatting control.
 pub const BIDI_CONTROL: &str = "bidi_control";
+/// Invalid: a malformed `If-Match` header (the pointer is the header name).
+pub const IF_MATCH_INVALID: &str = "if_match_invalid";
 
 /// Every code above, so tests (and the OpenAPI document) can check the list is complete.
 pub const ALL: &[&str] = &[
@@ -130,6 +133,7 @@ pub const ALL: &[&str] = &[
     CONTROL_CHARACTER,
     NONCHARACTER,
     BIDI_CONTROL,
+    IF_MATCH_INVALID,
 ];
 
 #[cfg(test)]
@@ -143,6 +147,6 @@ mod tests {
             assert!(seen.insert(code), "duplicate code {code}");
             assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code} is not snake_case");
         }
-        assert_eq!(ALL.len(), 30);
+        assert_eq!(ALL.len(), 31);
     }
 }

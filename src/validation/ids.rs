@@ -29,9 +29,31 @@ pub fn valid_su_hotel_code(code: &str) -> bool {
     (1..=SU_HOTEL_CODE_MAX_CHARS).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// `s` as a number when it is written the one canonical way: ASCII digits only, no sign, no
+/// leading zero (except `0` itself), no spaces, within `i64`.
+///
+/// The revisions in entity tags are read this way, so `"01"` and `"+1"` are not the tag of
+/// revision 1: strong comparison is octet equality.
+pub fn canonical_decimal(s: &str) -> Option<i64> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_decimals_only() {
+        for (ok, n) in [("0", 0), ("1", 1), ("42", 42), ("9223372036854775807", i64::MAX)] {
+            assert_eq!(canonical_decimal(ok), Some(n), "{ok}");
+        }
+        for bad in ["", "+1", "-1", "01", "00", " 1", "1 ", "1.0", "1e3", "0x1", "١", "9223372036854775808"]
+        {
+            assert_eq!(canonical_decimal(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn ids() {

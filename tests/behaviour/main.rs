@@ -13,6 +13,7 @@ mod fixtures;
 mod limits;
 mod ops;
 mod pipeline_pool;
+mod preconditions;
 mod properties;
 mod revisions;
 mod su;

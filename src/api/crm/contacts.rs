@@ -135,7 +135,7 @@ pub async fn replace_contact<S: Store>(
     let draft = body.parse(Some(id)).map_err(ApiError::Validation)?;
     let contact = state
         .store
-        .replace_contact(&caller.tenant_id, id, draft, if_match(&headers).as_ref(), &caller.key_name)
+        .replace_contact(&caller.tenant_id, id, draft, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact)))
 }
@@ -148,7 +148,7 @@ pub async fn delete_contact<S: Store>(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_contact(&caller.tenant_id, id, if_match(&headers).as_ref()).await??;
+    state.store.delete_contact(&caller.tenant_id, id, if_match(&headers)?.as_ref()).await??;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -43,7 +43,7 @@ pub async fn add_note<S: Store>(
     let note = body.parse(&caller.key_name).map_err(ApiError::Validation)?;
     let (contact, note) = state
         .store
-        .add_note(&caller.tenant_id, id, note, if_match(&headers).as_ref(), &caller.key_name)
+        .add_note(&caller.tenant_id, id, note, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     let location = format!("{}/notes?noteId={}", contact_path(id), note.id);
     Ok(with_location(with_contact_validators(StatusCode::CREATED, &contact, axum::Json(note)), &location))
@@ -72,7 +72,7 @@ pub async fn replace_custom_fields<S: Store>(
     let fields = parse_custom_fields(body).map_err(ApiError::Validation)?;
     let contact = state
         .store
-        .replace_custom_fields(&caller.tenant_id, id, fields, if_match(&headers).as_ref(), &caller.key_name)
+        .replace_custom_fields(&caller.tenant_id, id, fields, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact.custom_fields)))
 }

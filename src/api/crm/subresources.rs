@@ -99,7 +99,7 @@ pub async fn add_item<S: Store, R: ItemResource>(
     let item = R::parse(body).map_err(ApiError::Validation)?;
     let (contact, item_id) = state
         .store
-        .add_contact_item(&caller.tenant_id, id, item, if_match(&headers).as_ref(), &caller.key_name)
+        .add_contact_item(&caller.tenant_id, id, item, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     let location = format!("{}/{}/{item_id}", contact_path(id), R::SEGMENT);
     Ok(with_location(item_response::<R>(StatusCode::CREATED, &contact, item_id)?, &location))
@@ -122,7 +122,7 @@ pub async fn update_item<S: Store, R: ItemResource>(
             id,
             item_id,
             item,
-            if_match(&headers).as_ref(),
+            if_match(&headers)?.as_ref(),
             &caller.key_name,
         )
         .await??;
@@ -144,7 +144,7 @@ pub async fn delete_item<S: Store, R: ItemResource>(
             id,
             R::KIND,
             item_id,
-            if_match(&headers).as_ref(),
+            if_match(&headers)?.as_ref(),
             &caller.key_name,
         )
         .await??;
@@ -166,7 +166,7 @@ pub async fn set_primary_item<S: Store, R: ItemResource>(
             id,
             R::KIND,
             item_id,
-            if_match(&headers).as_ref(),
+            if_match(&headers)?.as_ref(),
             &caller.key_name,
         )
         .await??;
