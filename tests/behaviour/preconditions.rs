@@ -1,6 +1,7 @@
 //! `If-Match` on every route that honours it (the Booking PUT, every CRM write): `*` or a list of
 //! entity tags, compared strongly (a weak tag never matches); a malformed header is a 400 and
-//! changes nothing.
+//! changes nothing. Numeric ids in paths are canonical decimals only: `+1`, `01`, ` 1` are 400,
+//! never another spelling of resource 1.
 
 use serde_json::{json, Value};
 
@@ -111,4 +112,66 @@ async fn crm_if_match_is_strong_and_takes_a_list(app: TestApp) {
     assert_eq!(version(&app, id).await, 3);
 }
 
-store_tests!(booking_if_match_is_strong_and_takes_a_list, crm_if_match_is_strong_and_takes_a_list,);
+/// Non-canonical spellings of the number `n` in a path segment.
+fn spellings(n: i64) -> [String; 6] {
+    [
+        format!("+{n}"),
+        format!("0{n}"),
+        format!("%20{n}"),
+        format!("{n}%20"),
+        format!("{n}.0"),
+        format!("-{n}"),
+    ]
+}
+
+async fn crm_ids_in_paths_are_canonical_decimals(app: TestApp) {
+    let c = create(&app, full_contact()).await;
+    let id = c["id"].as_i64().unwrap();
+    let address = c["addresses"][0]["id"].as_i64().unwrap();
+    for spelling in spellings(id) {
+        let r = app.delete(&format!("/api/v3/contacts/{spelling}")).send().await;
+        r.assert_problem(400);
+        assert_eq!(
+            r.problem_errors(),
+            [("id".to_owned(), "invalid_path_parameter".to_owned())],
+            "{spelling}"
+        );
+        let r = app.get(&format!("/api/v3/contacts/{spelling}/revisions")).send().await;
+        r.assert_problem(400);
+    }
+    for spelling in spellings(address) {
+        let r = app.delete(&format!("/api/v3/contacts/{id}/addresses/{spelling}")).send().await;
+        r.assert_problem(400);
+        assert_eq!(
+            r.problem_errors(),
+            [("addressId".to_owned(), "invalid_path_parameter".to_owned())],
+            "{spelling}"
+        );
+    }
+    // Nothing was deleted.
+    let r = app.get(&format!("/api/v3/contacts/{id}")).send().await;
+    r.assert_status(200);
+    assert_eq!(r.body["addresses"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["version"], 1);
+    // An id past i64 is not a contact either, and `0` is canonical (and simply not found).
+    app.get("/api/v3/contacts/9223372036854775808").send().await.assert_problem(400);
+    app.get("/api/v3/contacts/0").send().await.assert_problem(404);
+}
+
+async fn revision_numbers_in_paths_are_canonical_decimals(app: TestApp) {
+    property(&app, "R1", "1").await;
+    app.put(&contacts_path("R1"), set(vec![sarah()])).send().await.assert_status(200);
+    app.get("/api/v1/properties/R1/contacts/revisions/1").send().await.assert_status(200);
+    for spelling in ["01", "+1", "%201", "1%20"] {
+        let r = app.get(&format!("/api/v1/properties/R1/contacts/revisions/{spelling}")).send().await;
+        r.assert_problem(400);
+        assert_eq!(r.problem_errors(), [("revision".to_owned(), "invalid_path_parameter".to_owned())]);
+    }
+}
+
+store_tests!(
+    booking_if_match_is_strong_and_takes_a_list,
+    crm_if_match_is_strong_and_takes_a_list,
+    crm_ids_in_paths_are_canonical_decimals,
+    revision_numbers_in_paths_are_canonical_decimals,
+);

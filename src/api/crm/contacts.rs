@@ -18,6 +18,7 @@ use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::store::crm::MergeOutcome;
 use crate::store::Store;
+use crate::validation::ids::DecimalId;
 
 /// Spring-style page metadata.
 #[derive(Debug, Serialize)]
@@ -103,7 +104,7 @@ pub struct ContactWithRevisions {
 pub async fn get_contact<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Query(q): Query<GetContactQuery>,
 ) -> ApiResult<Response> {
@@ -128,7 +129,7 @@ pub async fn get_contact<S: Store>(
 pub async fn replace_contact<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<ContactRequest>,
 ) -> ApiResult<Response> {
@@ -145,7 +146,7 @@ pub async fn replace_contact<S: Store>(
 pub async fn delete_contact<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     state.store.delete_contact(&caller.tenant_id, id, if_match(&headers)?.as_ref()).await??;
@@ -157,7 +158,7 @@ pub async fn delete_contact<S: Store>(
 pub async fn list_contact_revisions<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
 ) -> ApiResult<axum::Json<Vec<Revision>>> {
     let revisions = state.store.list_contact_revisions(&caller.tenant_id, id).await??;
     Ok(axum::Json(revisions))

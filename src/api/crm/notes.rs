@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::validation::ids::DecimalId;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,7 +25,7 @@ pub struct ListNotesQuery {
 pub async fn list_notes<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     Query(q): Query<ListNotesQuery>,
 ) -> ApiResult<axum::Json<Vec<Note>>> {
     let notes = state.store.list_notes(&caller.tenant_id, id, q.note_id).await??;
@@ -36,7 +37,7 @@ pub async fn list_notes<S: Store>(
 pub async fn add_note<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<NoteRequest>,
 ) -> ApiResult<Response> {
@@ -54,7 +55,7 @@ pub async fn add_note<S: Store>(
 pub async fn get_custom_fields<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
 ) -> ApiResult<Response> {
     let (contact, _) = state.store.get_contact(&caller.tenant_id, id, false).await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact.custom_fields)))
@@ -65,7 +66,7 @@ pub async fn get_custom_fields<S: Store>(
 pub async fn replace_custom_fields<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<Vec<CustomFieldRequest>>,
 ) -> ApiResult<Response> {

@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::validation::ids::DecimalId;
 use crate::validation::FieldError;
 
 /// One collection: its request body, how it parses and where it sits in the contact.
@@ -92,7 +93,7 @@ fn item_response<R: ItemResource>(
 pub async fn add_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<R::Request>,
 ) -> ApiResult<Response> {
@@ -110,7 +111,7 @@ pub async fn add_item<S: Store, R: ItemResource>(
 pub async fn update_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path((id, item_id)): Path<(i64, i64)>,
+    Path((DecimalId(id), DecimalId(item_id))): Path<(DecimalId, DecimalId)>,
     headers: HeaderMap,
     Json(body): Json<R::Request>,
 ) -> ApiResult<Response> {
@@ -134,7 +135,7 @@ pub async fn update_item<S: Store, R: ItemResource>(
 pub async fn delete_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path((id, item_id)): Path<(i64, i64)>,
+    Path((DecimalId(id), DecimalId(item_id))): Path<(DecimalId, DecimalId)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let contact = state
@@ -156,7 +157,7 @@ pub async fn delete_item<S: Store, R: ItemResource>(
 pub async fn set_primary_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path((id, item_id)): Path<(i64, i64)>,
+    Path((DecimalId(id), DecimalId(item_id))): Path<(DecimalId, DecimalId)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let contact = state
