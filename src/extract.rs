@@ -1,17 +1,28 @@
 //! Our own extractors, so a malformed body, path or query gets our error format instead of axum's
 //! plain-text rejections.
+//!
+//! They are also where the edge is held for every route at once: a body is one JSON document and
+//! nothing after it, and no string of it may hold NUL ([`parse_json`], [`parse_document`]); every path
+//! parameter and query value obeys the one-line character rule
+//! ([`check_text`](crate::validation::text::check_text)) before a handler sees it. So a route cannot
+//! forget them, and NUL (which Postgres refuses to store and SQLite would keep) never reaches a
+//! store. The families' parsers apply the same rule member by member on top.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::validation::entity_tag::IfMatch;
+use crate::validation::text::{check_text, nul_errors, TextKind};
 use crate::validation::{escape_token, ErrorKind, FieldError};
 
-/// JSON body: 415 unless sent as JSON, 413 over the limit, 400 when not JSON, 422 with a pointer when
-/// a member is missing, unknown or of the wrong type.
+/// JSON body: 415 unless sent as JSON, 413 over the limit, 400 when not JSON (or followed by
+/// anything but whitespace), 422 with a pointer when a member is missing, unknown or of the wrong
+/// type, or a string holds NUL.
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
@@ -54,9 +65,63 @@ fn body_rejection(e: BytesRejection) -> ApiError {
     }
 }
 
-/// Deserialises a body, reporting syntax errors as 400 and shape errors as 422 with a JSON pointer.
+/// Deserialises a body, reporting syntax errors (trailing data included) as 400 and shape errors
+/// and NUL as 422 with a JSON pointer.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = deserialize_typed(&mut de, bytes)?;
+    // `T` is read; what follows it must be whitespace only (`{..} garbage`, `{..}{..}` are 400).
+    de.end().map_err(malformed)?;
+    if may_hold_nul(bytes) {
+        let errors = serde_json::from_slice::<Value>(bytes).map(|doc| nul_errors(&doc)).unwrap_or_default();
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+    }
+    Ok(value)
+}
+
+fn malformed(e: serde_json::Error) -> ApiError {
+    ApiError::BadRequest {
+        detail: format!("malformed JSON: {e}"),
+        errors: vec![FieldError::new("", ErrorKind::Invalid, "malformed_json", e.to_string())],
+    }
+}
+
+/// JSON text can carry NUL only as the escape `\u0000` (a raw one is a syntax error), so a body
+/// without that sequence needs no walk.
+fn may_hold_nul(bytes: &[u8]) -> bool {
+    bytes.windows(6).any(|w| w == br"\u0000")
+}
+
+/// Why [`parse_document`] refused a body; each family renders it in its own envelope.
+#[derive(Debug)]
+pub enum DocumentError {
+    /// Not one JSON document (trailing data included): a syntax error.
+    Malformed(serde_json::Error),
+    /// Well-formed, but these strings hold NUL.
+    Nul(Vec<FieldError>),
+}
+
+/// A body as one JSON document, for the routes that walk the document themselves (contact sets,
+/// SU, customers): the same two guarantees as [`Json`], nothing after the document and no NUL.
+pub fn parse_document(bytes: &[u8]) -> Result<Value, DocumentError> {
+    // `from_slice` refuses anything but whitespace after the document.
+    let doc: Value = serde_json::from_slice(bytes).map_err(DocumentError::Malformed)?;
+    if may_hold_nul(bytes) {
+        let errors = nul_errors(&doc);
+        if !errors.is_empty() {
+            return Err(DocumentError::Nul(errors));
+        }
+    }
+    Ok(doc)
+}
+
+/// `T` from the deserializer: shape errors as 422 at their pointer, syntax errors as 400.
+fn deserialize_typed<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+    bytes: &[u8],
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let pointer = path_to_pointer(e.path());
         let inner = e.into_inner();
@@ -67,10 +132,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let (kind, code) = classify_data_error(&inner.to_string());
             ApiError::Validation(vec![FieldError::new(&pointer, kind, code, strip_position(&inner))])
         } else {
-            ApiError::BadRequest {
-                detail: format!("malformed JSON: {inner}"),
-                errors: vec![FieldError::new("", ErrorKind::Invalid, "malformed_json", inner.to_string())],
-            }
+            malformed(inner)
         }
     })
 }
@@ -109,7 +171,8 @@ fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-/// Path parameters; a value of the wrong shape is a 400 naming the parameter.
+/// Path parameters; a value of the wrong shape, or one the one-line character rule refuses, is a
+/// 400 naming the parameter.
 pub struct Path<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for Path<T>
@@ -120,6 +183,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // Percent-decoded values; one that is not UTF-8 is left for the parse below to report.
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await {
+            for (key, value) in raw.iter() {
+                if let Err(bad) = check_text(value, TextKind::Line) {
+                    return Err(ApiError::bad_request(key, bad.code(), bad.to_string()));
+                }
+            }
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
@@ -146,7 +217,7 @@ where
     }
 }
 
-/// Query string; a malformed one is a 400.
+/// Query string; a malformed one, or a name or value the one-line character rule refuses, is a 400.
 pub struct Query<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for Query<T>
@@ -158,6 +229,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        for (name, value) in form_urlencoded_parse(query) {
+            if let Err(bad) = check_text(&name, TextKind::Line).and(check_text(&value, TextKind::Line)) {
+                return Err(ApiError::bad_request(&name, bad.code(), bad.to_string()));
+            }
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
             let param = e.path().to_string();
@@ -170,4 +246,10 @@ where
 
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+/// The request's `If-Match` (every field line of it): `None` when absent, 400 when malformed.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
+    IfMatch::from_lines(headers.get_all(header::IF_MATCH).iter().map(|v| v.as_bytes()))
+        .map_err(|e| ApiError::BadRequest { detail: e.detail.clone(), errors: vec![e] })
 }

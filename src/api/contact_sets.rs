@@ -13,17 +13,23 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::domain::contact_set::{Contact, ContactSet};
 use crate::error::ApiError;
-use crate::extract::{json_body, Path};
+use crate::extract::{if_match, json_body, parse_document, DocumentError, Path};
 use crate::request_context;
 use crate::state::AppState;
 use crate::store::{ReplaceOutcome, Scope, Store, StoredContactSet};
+use crate::validation::entity_tag::IfMatch;
+use crate::validation::ids::canonical_decimal;
 use crate::validation::{ErrorKind, FieldError, ParseOptions};
 
-/// A body as JSON; text that is not JSON is a 400 (Booking code 450).
+/// A body as one JSON document; text that is not one is a 400 (Booking code 450), NUL in a string a
+/// validation failure (400, `320`).
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-        detail: format!("malformed JSON: {e}"),
-        errors: vec![FieldError::new("", ErrorKind::Unprocessable, "malformed_json", e.to_string())],
+    parse_document(bytes).map_err(|e| match e {
+        DocumentError::Malformed(e) => ApiError::BadRequest {
+            detail: format!("malformed JSON: {e}"),
+            errors: vec![FieldError::new("", ErrorKind::Unprocessable, "malformed_json", e.to_string())],
+        },
+        DocumentError::Nul(errors) => ApiError::Validation(errors),
     })
 }
 
@@ -35,28 +41,49 @@ pub fn validate(body: &Value, opts: &ParseOptions) -> Result<ContactSet, ApiErro
     })
 }
 
-/// The replace use case: store `set` as the property's new revision.
+/// A revision no set ever has: what the store is asked to match when `If-Match` names none of ours,
+/// so it still answers 404 for a missing property before 412.
+const NO_REVISION: i64 = -1;
+
+/// How often a replace under an `If-Match` list follows the set to another revision of the list.
+const MAX_LIST_ATTEMPTS: usize = 3;
+
+/// The replace use case: store `set` as the property's new revision. `accepted`: the revisions
+/// `If-Match` allows (`None`: any).
 pub async fn replace<S: Store>(
     dialect: &'static str,
     state: &AppState<S>,
     caller: &Caller,
     property_id: &str,
     set: &ContactSet,
-    expected_revision: Option<i64>,
+    accepted: Option<&[i64]>,
 ) -> Result<i64, ApiError> {
-    let outcome = state
-        .store
-        .replace_contact_set(&caller.tenant_id, property_id, set, expected_revision, &caller.key_name)
-        .await?;
-    match outcome {
-        ReplaceOutcome::Replaced { revision } => {
-            metrics::counter!("contact_set_replaces_total", "dialect" => dialect).increment(1);
-            tracing::info!(property_id, revision, contacts = set.contacts.len(), "contact set replaced");
-            Ok(revision)
-        }
-        ReplaceOutcome::PropertyNotFound => Err(ApiError::NotFound("property")),
-        ReplaceOutcome::RevisionMismatch { current } => {
-            Err(ApiError::PreconditionFailed { current: etag(current) })
+    // The store compares one expected revision atomically. With a list, the first is tried; a
+    // mismatch reports the current revision, and when that one is listed too it is tried in turn
+    // (a 412 then only ever means the set is at a revision the client did not list).
+    let mut expected = accepted.map(|a| a.first().copied().unwrap_or(NO_REVISION));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = state
+            .store
+            .replace_contact_set(&caller.tenant_id, property_id, set, expected, &caller.key_name)
+            .await?;
+        match outcome {
+            ReplaceOutcome::Replaced { revision } => {
+                metrics::counter!("contact_set_replaces_total", "dialect" => dialect).increment(1);
+                tracing::info!(property_id, revision, contacts = set.contacts.len(), "contact set replaced");
+                return Ok(revision);
+            }
+            ReplaceOutcome::PropertyNotFound => return Err(ApiError::NotFound("property")),
+            ReplaceOutcome::RevisionMismatch { current }
+                if attempt < MAX_LIST_ATTEMPTS && accepted.is_some_and(|a| a.contains(&current)) =>
+            {
+                expected = Some(current);
+            }
+            ReplaceOutcome::RevisionMismatch { current } => {
+                return Err(ApiError::PreconditionFailed { current: etag(current) })
+            }
         }
     }
 }
@@ -75,15 +102,14 @@ pub fn etag(revision: i64) -> String {
     format!("\"{revision}\"")
 }
 
-/// The revision an `If-Match` header asks for: `None` when absent or `*`. An entity tag that is not
-/// one of ours can never match, so it maps to a revision that never exists.
-pub fn if_match_revision(headers: &HeaderMap) -> Option<i64> {
-    let value = headers.get(header::IF_MATCH)?.to_str().unwrap_or_default().trim();
-    if value == "*" {
-        return None;
-    }
-    let tag = value.split(',').next().unwrap_or_default().trim();
-    Some(tag.trim_start_matches("W/").trim_matches('"').parse::<i64>().unwrap_or(-1))
+/// The revisions an `If-Match` header allows: `None` when absent or `*`, else those of its strong
+/// tags that are ours (`"<revision>"`, canonical decimal); 400 when the header is malformed. An
+/// empty list matches no revision.
+pub fn if_match_revisions(headers: &HeaderMap) -> Result<Option<Vec<i64>>, ApiError> {
+    Ok(match if_match(headers)? {
+        None | Some(IfMatch::Any) => None,
+        Some(IfMatch::Tags(tags)) => Some(tags.iter().filter_map(|t| canonical_decimal(t)).collect()),
+    })
 }
 
 #[derive(Serialize)]
@@ -222,10 +248,11 @@ pub async fn replace_contact_set<S: Store>(
             tracing::Span::current().record("property_id", property_id.as_str());
             let caller = caller?;
             caller.require(Scope::Write)?;
-            let expected = if_match_revision(req.headers());
+            let accepted = if_match_revisions(req.headers())?;
             let bytes = json_body(req, &state).await?;
             let set = validate(&parse_json(&bytes)?, &ParseOptions::BOOKING)?;
-            let revision = replace("booking", &state, &caller, &property_id, &set, expected).await?;
+            let revision =
+                replace("booking", &state, &caller, &property_id, &set, accepted.as_deref()).await?;
             Ok(StoredContactSet { revision, set })
         }
         .await,
@@ -254,17 +281,26 @@ pub async fn get_contact_set<S: Store>(
 mod tests {
     use super::*;
 
+    fn revisions(values: &[&str]) -> Result<Option<Vec<i64>>, ApiError> {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::IF_MATCH, v.parse().unwrap());
+        }
+        if_match_revisions(&h)
+    }
+
     #[test]
     fn if_match_forms() {
-        let mut h = HeaderMap::new();
-        assert_eq!(if_match_revision(&h), None);
-        h.insert(header::IF_MATCH, "*".parse().unwrap());
-        assert_eq!(if_match_revision(&h), None);
-        h.insert(header::IF_MATCH, "\"7\"".parse().unwrap());
-        assert_eq!(if_match_revision(&h), Some(7));
-        h.insert(header::IF_MATCH, "W/\"8\"".parse().unwrap());
-        assert_eq!(if_match_revision(&h), Some(8));
-        h.insert(header::IF_MATCH, "\"abc\"".parse().unwrap());
-        assert_eq!(if_match_revision(&h), Some(-1));
+        assert_eq!(revisions(&[]).unwrap(), None);
+        assert_eq!(revisions(&["*"]).unwrap(), None);
+        assert_eq!(revisions(&["\"7\""]).unwrap(), Some(vec![7]));
+        assert_eq!(revisions(&["\"7\", \"9\"", "\"11\""]).unwrap(), Some(vec![7, 9, 11]));
+        // Strong comparison: a weak tag never matches, and neither does a tag not of ours.
+        assert_eq!(revisions(&["W/\"8\""]).unwrap(), Some(vec![]));
+        assert_eq!(revisions(&["\"abc\"", "\"08\"", "\"+8\""]).unwrap(), Some(vec![]));
+        for bad in ["8", "\"8", "*, \"8\"", ""] {
+            let e = revisions(&[bad]).unwrap_err();
+            assert_eq!(e.field_errors()[0].code, "if_match_invalid", "{bad:?}");
+        }
     }
 }

@@ -26,7 +26,7 @@ use crate::domain::customer::{
     TRACKING_ID_HEADER,
 };
 use crate::error::ApiError;
-use crate::extract::json_body;
+use crate::extract::{json_body, parse_document, DocumentError};
 use crate::state::AppState;
 use crate::store::customers::StoredCustomer;
 use crate::store::{Scope, Store, Written};
@@ -223,8 +223,10 @@ pub async fn upsert_customer_contacts<S: Store>(
     let result = async {
         let caller = customer_caller(&state, req.headers(), Scope::Write).await?;
         let bytes = json_body(req, &state).await?;
-        let body: Value =
-            serde_json::from_slice(&bytes).map_err(|e| Failure::Invalid(vec![malformed_json(e)]))?;
+        let body: Value = parse_document(&bytes).map_err(|e| match e {
+            DocumentError::Malformed(e) => Failure::Invalid(vec![malformed_json(e)]),
+            DocumentError::Nul(errors) => Failure::Invalid(errors),
+        })?;
         // Header, path and body are all checked, so one answer lists everything wrong.
         let mut errors = Errors::new();
         errors.extend(from_header.err());

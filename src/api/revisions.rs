@@ -9,6 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
 use crate::state::AppState;
 use crate::store::{RevisionSummary, Store};
+use crate::validation::ids::DecimalId;
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
@@ -62,7 +63,7 @@ pub struct RevisionResponse {
 pub async fn get_contact_set_revision<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path((property_id, revision)): Path<(String, i64)>,
+    Path((property_id, DecimalId(revision))): Path<(String, DecimalId)>,
 ) -> ApiResult<axum::Json<RevisionResponse>> {
     let found = state
         .store

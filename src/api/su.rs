@@ -15,7 +15,7 @@ use crate::api::contact_sets::{read, replace, validate};
 use crate::auth::{authenticate, Caller};
 use crate::domain::contact_set::Contact;
 use crate::error::ApiError;
-use crate::extract::json_body;
+use crate::extract::{json_body, parse_document, DocumentError};
 use crate::request_context;
 use crate::state::AppState;
 use crate::store::{Scope, Store};
@@ -224,11 +224,14 @@ fn unknown_hotel(e: ApiError, hotel_id: &str) -> SuFailure {
     }
 }
 
+/// The body as one JSON object. Not JSON (or trailing data): `400`; NUL in a string: `320` per
+/// string, like any invalid value, before the hotel checks (it must not reach the store's lookup).
 fn parse_json_object(bytes: &[u8]) -> Result<Value, SuFailure> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match parse_document(bytes) {
         Ok(v @ Value::Object(_)) => Ok(v),
         Ok(_) => Err(SuFailure::Coded("400", "request body must be a JSON object".into())),
-        Err(e) => Err(SuFailure::Coded("400", format!("malformed JSON: {e}"))),
+        Err(DocumentError::Malformed(e)) => Err(SuFailure::Coded("400", format!("malformed JSON: {e}"))),
+        Err(DocumentError::Nul(errors)) => Err(SuFailure::Api(ApiError::Validation(errors))),
     }
 }
 

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::validation::country::{self, PostalError};
 use crate::validation::job_title::{booking_job_title, BOOKING_JOB_TITLES};
 use crate::validation::phone::{self, PhoneError, EXTENSION_MAX_DIGITS};
+use crate::validation::text::TextKind;
 use crate::validation::{
     codes, quote, text, ErrorKind, Errors, FieldError, ParseOptions, PhoneLimits, Pointer,
 };
@@ -625,9 +626,11 @@ impl Walker<'_> {
         v
     }
 
+    /// A string member; every one obeys the one-line character rule (judged as it would be kept,
+    /// trimmed), so no member needs to remember it.
     fn string<'v>(&mut self, v: &'v Value, at: &Pointer) -> Option<&'v str> {
         match v {
-            Value::String(s) => Some(s),
+            Value::String(s) => self.errs.text(at, s.trim(), TextKind::Line).then_some(s.as_str()),
             other => {
                 self.invalid_type(at, "a string", other);
                 None

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::validation::country::{check_postal_code, iso_alpha2};
+use crate::validation::entity_tag::entity_tags;
 use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
 use crate::validation::phone::{check_phone, valid_extension};
-use crate::validation::text::is_valid_email;
+use crate::validation::text::{check_text, is_valid_email, TextKind};
 use crate::validation::{codes as common, ErrorKind, Errors, FieldError, Pointer};
 
 /// Most items of each contact collection.
@@ -542,18 +543,43 @@ fn clean(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// An optional free-text member of at most `max` characters.
+/// An optional one-line free-text member of at most `max` characters.
 fn text(errors: &mut Errors, at: &Pointer, value: Option<String>, max: usize) -> Option<String> {
+    text_of(TextKind::Line, errors, at, value, max)
+}
+
+/// An optional free-text member of `kind` and at most `max` characters.
+fn text_of(
+    kind: TextKind,
+    errors: &mut Errors,
+    at: &Pointer,
+    value: Option<String>,
+    max: usize,
+) -> Option<String> {
     let value = clean(value)?;
     if value.chars().count() > max {
         errors.invalid(at, common::STRING_TOO_LONG, format!("at most {max} characters"));
+    } else {
+        errors.text(at, &value, kind);
     }
     Some(value)
 }
 
-/// A required free-text member of at most `max` characters (empty string reported as `required`).
+/// A required one-line free-text member of at most `max` characters (empty string reported as
+/// `required`).
 fn required_text(errors: &mut Errors, at: &Pointer, value: Option<String>, max: usize) -> String {
-    match text(errors, at, value, max) {
+    required_text_of(TextKind::Line, errors, at, value, max)
+}
+
+/// [`required_text`] for a member of `kind`.
+fn required_text_of(
+    kind: TextKind,
+    errors: &mut Errors,
+    at: &Pointer,
+    value: Option<String>,
+    max: usize,
+) -> String {
+    match text_of(kind, errors, at, value, max) {
         Some(v) => v,
         None => {
             errors.push(at, ErrorKind::Missing, common::REQUIRED, "required");
@@ -664,10 +690,13 @@ fn string_set(
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.into_iter().enumerate() {
         let v = v.trim().to_owned();
-        if let Some((code, detail)) = check(&v) {
-            errors.invalid(at.index(i), code, detail);
-        } else if !seen.insert(v.clone()) {
-            errors.invalid(at.index(i), codes::DUPLICATE_ITEM, "listed twice");
+        // One error per item: the character rule first, then the list's own rule.
+        if errors.text(at.index(i), &v, TextKind::Line) {
+            if let Some((code, detail)) = check(&v) {
+                errors.invalid(at.index(i), code, detail);
+            } else if !seen.insert(v.clone()) {
+                errors.invalid(at.index(i), codes::DUPLICATE_ITEM, "listed twice");
+            }
         }
         out.push(v);
     }
@@ -807,7 +836,7 @@ impl EmailRequest {
                 String::new()
             }
             Some(e) => {
-                if !is_valid_email(&e) {
+                if errors.text(at.key("emailAddress"), &e, TextKind::Line) && !is_valid_email(&e) {
                     errors.push(
                         at.key("emailAddress"),
                         ErrorKind::InvalidEmail,
@@ -839,7 +868,8 @@ impl TelephoneRequest {
         let number_at = at.key("number");
         let number = required_text(errors, &number_at, self.number, 40);
         let mut e164 = None;
-        if !number.is_empty() && number.chars().count() <= 40 {
+        // A number the length or character rule refused is not read as well.
+        if !number.is_empty() && number.chars().count() <= 40 && check_text(&number, TextKind::Line).is_ok() {
             match normalise_phone(&number, own_country.as_deref().or(fallback_country)) {
                 Ok(n) => e164 = Some(n),
                 // Left for the store, which knows the stored primary address.
@@ -881,7 +911,8 @@ impl AddressRequest {
         let country_code =
             country(errors, &at.key("countryCode"), self.country_code, true).unwrap_or_default();
         let postcode = text(errors, &at.key("postcode"), self.postcode, 20).inspect(|p| {
-            if !country_code.is_empty() && check_postal_code(&country_code, p).is_err() {
+            let readable = check_text(p, TextKind::Line).is_ok();
+            if readable && !country_code.is_empty() && check_postal_code(&country_code, p).is_err() {
                 errors.invalid(
                     at.key("postcode"),
                     common::POSTAL_CODE_INVALID,
@@ -966,7 +997,7 @@ fn parse_custom_fields_at(
             }
             (None, Some(_)) => None,
             (Some(t), Some(v)) => match custom_field_value(t, &v) {
-                Ok(v) => Some(v),
+                Ok(v) => errors.text(at.key("value"), &v, TextKind::Line).then_some(v),
                 Err(expected) => {
                     errors.invalid(
                         at.key("value"),
@@ -996,7 +1027,14 @@ impl NoteRequest {
     pub fn parse(self, default_author: &str) -> Result<NoteDraft, Vec<FieldError>> {
         let mut errors = Errors::new();
         let root = Pointer::root();
-        let content = required_text(&mut errors, &root.key("content"), self.content, MAX_NOTE_CHARS);
+        // Note content is the one member that may span lines.
+        let content = required_text_of(
+            TextKind::Multiline,
+            &mut errors,
+            &root.key("content"),
+            self.content,
+            MAX_NOTE_CHARS,
+        );
         let author = text(&mut errors, &root.key("author"), self.author, 100)
             .unwrap_or_else(|| default_author.to_owned());
         let tags = self.tags.unwrap_or_default();
@@ -1257,49 +1295,16 @@ pub fn contact_with_revisions_etag(version: i64) -> String {
 /// What [`contact_with_revisions_etag`] appends to the version.
 const REVISIONS_ETAG_SUFFIX: &str = "-r";
 
-/// `If-Match` of a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IfMatch {
-    /// `*`: any existing contact.
-    Any,
-    /// The entity tags listed, unquoted.
-    Tags(Vec<String>),
-}
+/// `If-Match` of a write, parsed by the one entity-tag parser (strong comparison, weak tags never
+/// match, a malformed header is refused before a write starts).
+pub use crate::validation::entity_tag::IfMatch;
 
 impl IfMatch {
-    /// Parses the header value.
-    pub fn parse(header: &str) -> IfMatch {
-        if header.trim() == "*" {
-            IfMatch::Any
-        } else {
-            IfMatch::Tags(entity_tags(header))
-        }
-    }
-
-    /// Whether the contact at `version` satisfies the precondition.
+    /// Whether the contact at `version` satisfies the precondition: either representation's tag
+    /// (`"<version>"`, `"<version>-r"`) names the same version.
     pub fn allows(&self, version: i64) -> bool {
-        match self {
-            IfMatch::Any => true,
-            IfMatch::Tags(tags) => {
-                let version = version.to_string();
-                // Either representation's tag names the same version.
-                tags.iter().any(|t| t.strip_suffix(REVISIONS_ETAG_SUFFIX).unwrap_or(t) == version)
-            }
-        }
+        self.matches(&version.to_string()) || self.matches(&format!("{version}{REVISIONS_ETAG_SUFFIX}"))
     }
-}
-
-/// The opaque parts of a list of entity tags (`W/` and quotes stripped, so comparison is weak).
-fn entity_tags(header: &str) -> Vec<String> {
-    header
-        .split(',')
-        .map(|t| {
-            let t = t.trim();
-            let t = t.strip_prefix("W/").unwrap_or(t);
-            t.trim_matches('"').to_owned()
-        })
-        .filter(|t| !t.is_empty())
-        .collect()
 }
 
 /// `If-None-Match` / `If-Modified-Since` of a read.
@@ -1317,8 +1322,10 @@ impl Conditional {
             if inm.trim() == "*" {
                 return true;
             }
+            // If-None-Match compares weakly (RFC 9110 13.1.2); one that is not a list of entity
+            // tags matches nothing, so the full answer is sent.
             let ours = etag.strip_prefix("W/").unwrap_or(etag).trim_matches('"');
-            return entity_tags(inm).iter().any(|t| t == ours);
+            return entity_tags(inm.as_bytes()).is_ok_and(|tags| tags.iter().any(|t| t.opaque == ours));
         }
         match (self.if_modified_since, last_modified) {
             (Some(since), Some(modified)) => modified.timestamp() <= since.timestamp(),
@@ -1527,9 +1534,13 @@ mod tests {
             if_modified_since: Some(t("2030-01-01T00:00:00Z")),
         };
         assert!(!both.not_modified(&etag, modified));
-        assert!(IfMatch::parse("\"3\"").allows(3));
-        assert!(!IfMatch::parse("\"2\", \"4\"").allows(3));
-        assert!(IfMatch::parse("*").allows(3));
+        assert!(IfMatch::parse("\"3\"").unwrap().allows(3));
+        assert!(!IfMatch::parse("\"2\", \"4\"").unwrap().allows(3));
+        assert!(IfMatch::parse("*").unwrap().allows(3));
+        assert!(IfMatch::parse("\"2\", \"3-r\"").unwrap().allows(3));
+        // Strong comparison: a weak tag, or another spelling of the number, never matches.
+        assert!(!IfMatch::parse("W/\"3\"").unwrap().allows(3));
+        assert!(!IfMatch::parse("\"03\", \"+3\"").unwrap().allows(3));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::validation::ids::{valid_id, ID_MAX_CHARS};
 use crate::validation::phone::{valid_extension, EXTENSION_MAX_DIGITS};
-use crate::validation::text::is_valid_email;
+use crate::validation::text::{check_text, is_valid_email, TextKind};
 use crate::validation::{codes as common, unescape_token, ErrorKind, Errors, FieldError, Pointer};
 
 /// Longest `customer_id`.
@@ -102,6 +102,8 @@ pub struct CustomerId(String);
 
 impl CustomerId {
     pub fn parse(raw: &str) -> Result<CustomerId, FieldError> {
+        // The id rule refuses these too; the character rule names what is wrong more precisely.
+        check_text(raw, TextKind::Line).map_err(|bad| bad.at("customer_id"))?;
         if valid_id(raw) {
             Ok(CustomerId(raw.to_owned()))
         } else {
@@ -296,7 +298,8 @@ fn unknown_members(errors: &mut Errors, obj: &Map<String, Value>, known: &[&str]
     errors.unknown_members(obj, at, known, |_| "unknown member".to_owned());
 }
 
-/// A trimmed string member; `None` when absent, `null`, blank, or not a string (reported).
+/// A trimmed string member; `None` when absent, `null`, blank, or not a string or refused by the
+/// character rule (both reported). Every string member but `type` (a closed table) is read here.
 fn optional_string(
     errors: &mut Errors,
     obj: &Map<String, Value>,
@@ -305,7 +308,9 @@ fn optional_string(
 ) -> Option<String> {
     match obj.get(name) {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned),
+        Some(Value::String(s)) => {
+            Some(s.trim()).filter(|s| !s.is_empty() && errors.text(at, s, TextKind::Line)).map(str::to_owned)
+        }
         Some(_) => {
             errors.invalid(at, common::INVALID_TYPE, "must be a string");
             None

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Deserializer};
 
 use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
+use crate::validation::text::TextKind;
 use crate::validation::{codes as common, Errors, FieldError, Pointer};
 
 /// Longest property `name`.
@@ -84,6 +85,8 @@ impl PutPropertyRequest {
                     common::STRING_TOO_LONG,
                     format!("at most {NAME_MAX_CHARS} characters"),
                 );
+            } else {
+                errors.text(root.key("name"), n, TextKind::Line);
             }
         }
         let channel_mappings =
@@ -123,6 +126,8 @@ fn parse_mappings(errors: &mut Errors, at: &Pointer, mappings: Vec<ChannelMappin
                     codes::CHANNEL_PROPERTY_ID_INVALID,
                     format!("channel_property_id must be 1 to {LISTING_MAX_CHARS} characters"),
                 );
+            } else {
+                errors.text(at.key("channel_property_id"), &listing, TextKind::Line);
             }
             ChannelMapping { channel, channel_property_id: listing }
         })

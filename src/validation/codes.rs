@@ -32,6 +32,11 @@
 //! | `country_code_invalid` | Invalid | not an ISO 3166-1 alpha-2 code |
 //! | `postal_code_invalid` | Invalid | does not fit the country's postal-code format |
 //! | `cjk_not_allowed` | Invalid | CJK ideographs in `address_line` or `city_name` |
+//! | `nul_character` | Invalid | NUL (U+0000) in a string, query value or path id |
+//! | `control_character` | Invalid | a C0/C1 control or DEL; a tab or line break outside note content |
+//! | `noncharacter` | Invalid | a Unicode noncharacter (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF) |
+//! | `bidi_control` | Invalid | a bidirectional embedding, override or isolate (U+202A..E, U+2066..9) |
+//! | `if_match_invalid` | Invalid | `If-Match` is neither `*` nor a list of entity tags |
 
 /// Missing: a required member is absent or `null`.
 pub const REQUIRED: &str = "required";
@@ -85,6 +90,16 @@ pub const COUNTRY_CODE_INVALID: &str = "country_code_invalid";
 pub const POSTAL_CODE_INVALID: &str = "postal_code_invalid";
 /// Invalid: CJK ideographs where Booking forbids them.
 pub const CJK_NOT_ALLOWED: &str = "cjk_not_allowed";
+/// Invalid: NUL in a string (see [`check_text`](super::text::check_text)).
+pub const NUL_CHARACTER: &str = "nul_character";
+/// Invalid: a control character, or a tab or line break in one-line text.
+pub const CONTROL_CHARACTER: &str = "control_character";
+/// Invalid: a Unicode noncharacter.
+pub const NONCHARACTER: &str = "noncharacter";
+/// Invalid: an explicit bidirectional formatting control.
+pub const BIDI_CONTROL: &str = "bidi_control";
+/// Invalid: a malformed `If-Match` header (the pointer is the header name).
+pub const IF_MATCH_INVALID: &str = "if_match_invalid";
 
 /// Every code above, so tests (and the OpenAPI document) can check the list is complete.
 pub const ALL: &[&str] = &[
@@ -114,6 +129,11 @@ pub const ALL: &[&str] = &[
     COUNTRY_CODE_INVALID,
     POSTAL_CODE_INVALID,
     CJK_NOT_ALLOWED,
+    NUL_CHARACTER,
+    CONTROL_CHARACTER,
+    NONCHARACTER,
+    BIDI_CONTROL,
+    IF_MATCH_INVALID,
 ];
 
 #[cfg(test)]
@@ -127,6 +147,6 @@ mod tests {
             assert!(seen.insert(code), "duplicate code {code}");
             assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code} is not snake_case");
         }
-        assert_eq!(ALL.len(), 26);
+        assert_eq!(ALL.len(), 31);
     }
 }

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use super::text::{check_text, TextKind};
 use super::{codes, Pointer};
 
 /// What went wrong, in the terms each API dialect maps to its own code.
@@ -123,6 +124,19 @@ impl Errors {
         self.items.insert(index, FieldError { pointer: pointer.into(), code, detail: detail.into(), kind });
     }
 
+    /// Applies the one character rule ([`check_text`]) to `value`, recording its violation at
+    /// `pointer`; true when `value` passed.
+    pub fn text(&mut self, pointer: impl Into<String>, value: &str, kind: TextKind) -> bool {
+        match check_text(value, kind) {
+            Ok(()) => true,
+            Err(bad) => {
+                let pointer: String = pointer.into();
+                self.items.push(bad.at(&pointer));
+                false
+            }
+        }
+    }
+
     /// Reports every member of `object` not in `known` as `unknown_member`, in the object's order.
     /// `detail` words the message for one member name (the dialects word it differently).
     pub fn unknown_members(
@@ -208,6 +222,18 @@ mod tests {
         let v = e.finish(()).unwrap_err();
         assert_eq!(pointers(&v), ["/a", "/b", "/c", "/d"]);
         assert_eq!(Errors::new().finish(5), Ok(5));
+    }
+
+    #[test]
+    fn text_records_the_character_rule() {
+        let mut e = Errors::new();
+        assert!(e.text("/a", "fine", TextKind::Line));
+        assert!(e.text("/b", "two\nlines", TextKind::Multiline));
+        assert!(!e.text("/c", "two\nlines", TextKind::Line));
+        assert!(!e.text("/d", "nul\0", TextKind::Multiline));
+        let v = e.into_vec();
+        assert_eq!(pointers(&v), ["/c", "/d"]);
+        assert_eq!((v[0].code, v[1].code), (codes::CONTROL_CHARACTER, codes::NUL_CHARACTER));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! Identifier rules.
 
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
 /// Longest id accepted by [`valid_id`].
 pub const ID_MAX_CHARS: usize = 64;
 
@@ -29,9 +33,67 @@ pub fn valid_su_hotel_code(code: &str) -> bool {
     (1..=SU_HOTEL_CODE_MAX_CHARS).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// [`canonical_decimal`] in words, for error details.
+pub const DECIMAL_RULE: &str = "a decimal integer without sign, leading zeros or spaces";
+
+/// `s` as a number when it is written the one canonical way: ASCII digits only, no sign, no
+/// leading zero (except `0` itself), no spaces, within `i64`.
+///
+/// Numeric ids in paths and the revisions in entity tags are read this way, so `+1`, `01` and
+/// ` 1` name nothing rather than the resource `1`: one resource, one URL, one tag.
+pub fn canonical_decimal(s: &str) -> Option<i64> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
+/// A numeric id in a path (`/api/v3/contacts/{id}`, item ids, revision numbers), read by
+/// [`canonical_decimal`]; anything else fails the path extractor (400 `invalid_path_parameter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecimalId(pub i64);
+
+impl<'de> Deserialize<'de> for DecimalId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Canonical;
+        impl Visitor<'_> for Canonical {
+            type Value = DecimalId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(DECIMAL_RULE)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<DecimalId, E> {
+                canonical_decimal(s)
+                    .map(DecimalId)
+                    .ok_or_else(|| E::custom(format!("must be {DECIMAL_RULE}")))
+            }
+        }
+        d.deserialize_str(Canonical)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_decimals_only() {
+        for (ok, n) in [("0", 0), ("1", 1), ("42", 42), ("9223372036854775807", i64::MAX)] {
+            assert_eq!(canonical_decimal(ok), Some(n), "{ok}");
+        }
+        for bad in ["", "+1", "-1", "01", "00", " 1", "1 ", "1.0", "1e3", "0x1", "١", "9223372036854775808"]
+        {
+            assert_eq!(canonical_decimal(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn decimal_id_deserializes_from_text() {
+        use serde::de::value::{Error, StrDeserializer};
+        use serde::de::IntoDeserializer;
+        let parse = |s: &str| DecimalId::deserialize::<StrDeserializer<'_, Error>>(s.into_deserializer());
+        assert_eq!(parse("17").unwrap(), DecimalId(17));
+        let e = parse("+17").unwrap_err();
+        assert_eq!(e.to_string(), "must be a decimal integer without sign, leading zeros or spaces");
+    }
 
     #[test]
     fn ids() {

@@ -6,8 +6,8 @@
 //! - [`codes`]: the codes shared by several families; a family's own codes sit next to its
 //!   domain type.
 //! - Rules more than one family uses, and every rule table (built once in statics): [`ids`],
-//!   [`phone`], [`country`] (countries, postal codes), [`text`] (CJK, email, languages),
-//!   [`job_title`]. A table-free rule of one family lives next to its domain type in
+//!   [`phone`], [`country`] (countries, postal codes), [`text`] (the one character rule every
+//!   string obeys, CJK, email, languages), [`job_title`], [`entity_tag`] (`If-Match`). A table-free rule of one family lives next to its domain type in
 //!   `crate::domain`.
 //! - [`ParseOptions`] and [`PhoneLimits`]: where the Booking and SU contact-set routes differ.
 //!
@@ -15,6 +15,7 @@
 
 pub mod codes;
 pub mod country;
+pub mod entity_tag;
 pub mod errors;
 pub mod ids;
 pub mod job_title;

@@ -19,6 +19,7 @@ use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::store::crm::MergeOutcome;
 use crate::store::Store;
+use crate::validation::ids::DecimalId;
 
 /// Spring-style page metadata.
 #[derive(Debug, Serialize)]
@@ -104,7 +105,7 @@ pub struct ContactWithRevisions {
 pub async fn get_contact<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Query(q): Query<GetContactQuery>,
 ) -> ApiResult<Response> {
@@ -129,14 +130,14 @@ pub async fn get_contact<S: Store>(
 pub async fn replace_contact<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<ContactRequest>,
 ) -> ApiResult<Response> {
     let draft = body.parse(Some(id)).map_err(ApiError::Validation)?;
     let contact = state
         .store
-        .replace_contact(&caller.tenant_id, id, draft, if_match(&headers).as_ref(), &caller.key_name)
+        .replace_contact(&caller.tenant_id, id, draft, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact)))
 }
@@ -146,10 +147,10 @@ pub async fn replace_contact<S: Store>(
 pub async fn delete_contact<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_contact(&caller.tenant_id, id, if_match(&headers).as_ref()).await??;
+    state.store.delete_contact(&caller.tenant_id, id, if_match(&headers)?.as_ref()).await??;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,7 +159,7 @@ pub async fn delete_contact<S: Store>(
 pub async fn list_contact_revisions<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
     let page = q.page(REVISIONS_DEFAULT_LIMIT, REVISIONS_MAX_LIMIT);

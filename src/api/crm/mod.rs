@@ -12,8 +12,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use crate::domain::crm::{contact_etag, Conditional, Contact, IfMatch};
+use crate::domain::crm::{contact_etag, Conditional, Contact};
 use crate::error::ApiError;
+pub use crate::extract::if_match;
 use crate::store::crm::Refusal;
 
 pub mod contacts;
@@ -33,11 +34,6 @@ impl From<Refusal> for ApiError {
             Refusal::Invalid(errors) => ApiError::Validation(errors),
         }
     }
-}
-
-/// The `If-Match` of a write; absent means unconditional.
-pub fn if_match(headers: &HeaderMap) -> Option<IfMatch> {
-    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(IfMatch::parse)
 }
 
 /// `If-None-Match` and `If-Modified-Since` of a read. An unparseable date is ignored (RFC 9110

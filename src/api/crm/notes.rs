@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::validation::ids::DecimalId;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,7 +28,7 @@ pub struct ListNotesQuery {
 pub async fn list_notes<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     Query(q): Query<ListNotesQuery>,
 ) -> ApiResult<Response> {
     let page = PageQuery { after: q.after, limit: q.limit }.page(NOTES_DEFAULT_LIMIT, NOTES_MAX_LIMIT);
@@ -41,14 +42,14 @@ pub async fn list_notes<S: Store>(
 pub async fn add_note<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<NoteRequest>,
 ) -> ApiResult<Response> {
     let note = body.parse(&caller.key_name).map_err(ApiError::Validation)?;
     let (contact, note) = state
         .store
-        .add_note(&caller.tenant_id, id, note, if_match(&headers).as_ref(), &caller.key_name)
+        .add_note(&caller.tenant_id, id, note, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     let location = format!("{}/notes?noteId={}", contact_path(id), note.id);
     Ok(with_location(with_contact_validators(StatusCode::CREATED, &contact, axum::Json(note)), &location))
@@ -59,7 +60,7 @@ pub async fn add_note<S: Store>(
 pub async fn get_custom_fields<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
 ) -> ApiResult<Response> {
     let (contact, _) = state.store.get_contact(&caller.tenant_id, id, false).await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact.custom_fields)))
@@ -70,14 +71,14 @@ pub async fn get_custom_fields<S: Store>(
 pub async fn replace_custom_fields<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<Vec<CustomFieldRequest>>,
 ) -> ApiResult<Response> {
     let fields = parse_custom_fields(body).map_err(ApiError::Validation)?;
     let contact = state
         .store
-        .replace_custom_fields(&caller.tenant_id, id, fields, if_match(&headers).as_ref(), &caller.key_name)
+        .replace_custom_fields(&caller.tenant_id, id, fields, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact.custom_fields)))
 }

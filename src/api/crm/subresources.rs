@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::validation::ids::DecimalId;
 use crate::validation::FieldError;
 
 /// One collection: its request body, how it parses and where it sits in the contact.
@@ -92,14 +93,14 @@ fn item_response<R: ItemResource>(
 pub async fn add_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path(id): Path<i64>,
+    Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
     Json(body): Json<R::Request>,
 ) -> ApiResult<Response> {
     let item = R::parse(body).map_err(ApiError::Validation)?;
     let (contact, item_id) = state
         .store
-        .add_contact_item(&caller.tenant_id, id, item, if_match(&headers).as_ref(), &caller.key_name)
+        .add_contact_item(&caller.tenant_id, id, item, if_match(&headers)?.as_ref(), &caller.key_name)
         .await??;
     let location = format!("{}/{}/{item_id}", contact_path(id), R::SEGMENT);
     Ok(with_location(item_response::<R>(StatusCode::CREATED, &contact, item_id)?, &location))
@@ -110,7 +111,7 @@ pub async fn add_item<S: Store, R: ItemResource>(
 pub async fn update_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path((id, item_id)): Path<(i64, i64)>,
+    Path((DecimalId(id), DecimalId(item_id))): Path<(DecimalId, DecimalId)>,
     headers: HeaderMap,
     Json(body): Json<R::Request>,
 ) -> ApiResult<Response> {
@@ -122,7 +123,7 @@ pub async fn update_item<S: Store, R: ItemResource>(
             id,
             item_id,
             item,
-            if_match(&headers).as_ref(),
+            if_match(&headers)?.as_ref(),
             &caller.key_name,
         )
         .await??;
@@ -134,7 +135,7 @@ pub async fn update_item<S: Store, R: ItemResource>(
 pub async fn delete_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path((id, item_id)): Path<(i64, i64)>,
+    Path((DecimalId(id), DecimalId(item_id))): Path<(DecimalId, DecimalId)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let contact = state
@@ -144,7 +145,7 @@ pub async fn delete_item<S: Store, R: ItemResource>(
             id,
             R::KIND,
             item_id,
-            if_match(&headers).as_ref(),
+            if_match(&headers)?.as_ref(),
             &caller.key_name,
         )
         .await??;
@@ -156,7 +157,7 @@ pub async fn delete_item<S: Store, R: ItemResource>(
 pub async fn set_primary_item<S: Store, R: ItemResource>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
-    Path((id, item_id)): Path<(i64, i64)>,
+    Path((DecimalId(id), DecimalId(item_id))): Path<(DecimalId, DecimalId)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let contact = state
@@ -166,7 +167,7 @@ pub async fn set_primary_item<S: Store, R: ItemResource>(
             id,
             R::KIND,
             item_id,
-            if_match(&headers).as_ref(),
+            if_match(&headers)?.as_ref(),
             &caller.key_name,
         )
         .await??;
