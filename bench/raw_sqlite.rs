@@ -78,7 +78,7 @@ struct RunArgs {
     /// The first of the contacts telephones are added to, round robin.
     #[arg(long, default_value_t = 1001)]
     tel_first: i64,
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 5000)]
     tel_contacts: i64,
     /// Customers cust1..custN.
     #[arg(long, default_value_t = 1000)]

@@ -24,7 +24,7 @@
 # default: one writer connection behind a mutex; per-client: BEGIN IMMEDIATE on each client's
 # connection, as the service does today); BENCH_DATABASE_URL (the Postgres server, default
 # postgres://postgres@127.0.0.1:5432), BENCH_PORT (18181), BENCH_PROPERTIES (1000),
-# BENCH_CRM_CONTACTS (1000), BENCH_TEL_CONTACTS (2000: a point may add 20 telephones to each),
+# BENCH_CRM_CONTACTS (1000), BENCH_TEL_CONTACTS (5000: a point may add 20 telephones to each),
 # BENCH_CUSTOMERS (1000).
 #
 # pgbench sends BEGIN and COMMIT as prepared statements (-M prepared), sqlx as simple queries; the
@@ -43,7 +43,7 @@ STORES=${STORES:-"postgres sqlite"}
 SQLITE_WRITERS=${SQLITE_WRITERS:-single}
 PROPERTIES=${BENCH_PROPERTIES:-1000}
 CRM_CONTACTS=${BENCH_CRM_CONTACTS:-1000}
-TEL_CONTACTS=${BENCH_TEL_CONTACTS:-2000}
+TEL_CONTACTS=${BENCH_TEL_CONTACTS:-5000}
 CUSTOMERS=${BENCH_CUSTOMERS:-1000}
 TEL_FIRST=$((CRM_CONTACTS + 1))
 TEL_LAST=$((CRM_CONTACTS + TEL_CONTACTS))
@@ -100,45 +100,54 @@ start_service() { # index database_url store
 # Seeding, through the first service: properties bp<i> (each mapped to booking listing bk<i>, with the
 # three-contact set), CRM contacts 1..CRM_CONTACTS (e-mail guest<i>@bench.example; the first one's
 # create answer is the contact JSON the raw CRM writes record), TEL_CONTACTS contacts after them for
-# the telephone adds (no telephones), customers cust<i> with a billing and a service contact.
-seed() { # kind id
-  local h=(-fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json')
-  local u=127.0.0.1:$SEED_PORT
-  case $1 in
-    property)
-      curl "${h[@]}" -X PUT "$u/api/v1/properties/bp$2" \
-        -d "{\"channel_mappings\":[{\"channel\":\"booking\",\"channel_property_id\":\"bk$2\"}]}"
-      curl "${h[@]}" -X PUT "$u/contacts-api/properties/bp$2/contacts" --data-binary @bench/contact_set.json ;;
-    crm)
-      sed "s/@EMAIL@/guest$2@bench.example/" bench/crm_contact.json |
-        curl "${h[@]}" -X POST "$u/api/v3/contacts" --data-binary @- ;;
-    tel)
-      curl "${h[@]}" -X POST "$u/api/v3/contacts" -d "{\"contactType\":\"GUEST\",\"firstName\":\"Tel\",\
-\"lastName\":\"Teladd\",\"emailAddresses\":[{\"emailAddress\":\"tel$2@bench.example\"}],\"addresses\":\
-[{\"addressLine1\":\"Damrak 1\",\"city\":\"Amsterdam\",\"postcode\":\"1012 LG\",\"countryCode\":\"NL\"}]}" ;;
-    customer)
-      curl "${h[@]}" -X POST "$u/api/v1/customers/cust$2/contacts" --data-binary @bench/customer_seed.json ;;
-  esac
+# the telephone adds (no telephones), customers cust<i> with a billing and a service contact. One
+# curl process per kind sends them, 8 at a time (a curl per request costs more than the request).
+seed_config() { # kind first last: a curl config, one request per id
+  local i q=\\\" crm
+  crm=$(sed 's/"/\\"/g' bench/crm_contact.json)
+  for ((i = $2; i <= $3; i++)); do
+    printf 'next\nfail\nshow-error\noutput = "/dev/null"\nheader = "Authorization: Bearer %s"\n' "$KEY"
+    printf 'header = "Content-Type: application/json"\n'
+    case $1 in
+      property)
+        printf 'url = "%s/api/v1/properties/bp%d"\nrequest = "PUT"\n' "$SEED_URL" "$i"
+        printf 'data = "{%schannel_mappings%s:[{%schannel%s:%sbooking%s,%schannel_property_id%s:%sbk%d%s}]}"\n' \
+          "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$i" "$q" ;;
+      contact_set)
+        printf 'url = "%s/contacts-api/properties/bp%d/contacts"\nrequest = "PUT"\n' "$SEED_URL" "$i"
+        printf 'data-binary = "@bench/contact_set.json"\n' ;;
+      crm)
+        printf 'url = "%s/api/v3/contacts"\ndata = "%s"\n' "$SEED_URL" "${crm/@EMAIL@/guest$i@bench.example}" ;;
+      tel)
+        printf 'url = "%s/api/v3/contacts"\n' "$SEED_URL"
+        printf 'data = "{%sfirstName%s:%sTel%s,%slastName%s:%sTeladd%s}"\n' "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" ;;
+      customer)
+        printf 'url = "%s/api/v1/customers/cust%d/contacts"\ndata-binary = "@bench/customer_seed.json"\n' "$SEED_URL" "$i" ;;
+    esac
+  done | tail -n +2 # no "next" before the first request
 }
-export -f seed
 seed_all() { # kind first last
   [ "$2" -le "$3" ] || return 0
-  seq "$2" "$3" | xargs -P 8 -n 25 bash -c 'for i; do seed "$0" "$i" || exit 255; done' "$1"
+  seed_config "$@" >"$OUT/seed-$1.curl"
+  curl --no-progress-meter --parallel --parallel-max 8 --fail-early -K "$OUT/seed-$1.curl" ||
+    { echo "seeding $1 failed" >&2; exit 1; }
 }
 # "first_id total" of the CRM contacts with this last name.
 id_range() { # last_name sort
-  curl -fsS -H "Authorization: Bearer $KEY" "127.0.0.1:$SEED_PORT/api/v3/contacts?lastName=$1&size=1&sort=id,$2" |
+  curl -fsS -H "Authorization: Bearer $KEY" "$SEED_URL/api/v3/contacts?lastName=$1&size=1&sort=id,$2" |
     jq -r '"\(.content[0].id) \(.page.totalElements)"'
 }
 seed_store() { # store
   KEY=$(grep -o 'pck_[A-Za-z0-9_-]*' "$OUT/$1-service0.err" | head -1)
   [ -n "$KEY" ] || { echo "no bootstrap key in $OUT/$1-service0.err" >&2; exit 1; }
-  export KEY SEED_PORT=$PORT BENCH_KEY=$KEY
+  export BENCH_KEY=$KEY
+  SEED_URL=http://127.0.0.1:$PORT
   echo "seeding ($1): $PROPERTIES properties, $CRM_CONTACTS + $TEL_CONTACTS CRM contacts, $CUSTOMERS customers..."
   seed_all property 1 "$PROPERTIES"
+  seed_all contact_set 1 "$PROPERTIES"
   sed "s/@EMAIL@/guest1@bench.example/" bench/crm_contact.json |
     curl -fsS -o "$OUT/crm_contact_created.json" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-      -X POST "127.0.0.1:$SEED_PORT/api/v3/contacts" --data-binary @-
+      -X POST "$SEED_URL/api/v3/contacts" --data-binary @-
   seed_all crm 2 "$CRM_CONTACTS"
   seed_all tel "$TEL_FIRST" "$TEL_LAST"
   seed_all customer 1 "$CUSTOMERS"
