@@ -1,105 +1,352 @@
 #!/usr/bin/env bash
-# Contact-set benchmark: the service on Postgres under wrk, beside pgbench running the same SQL
-# transaction against the same database, in one run.
+# Hot-route benchmark: each hot route of the service under wrk, beside a raw client running the same
+# statements on the same data in the same run, on Postgres (pgbench with bench/raw_<op>.sql, against
+# the same database) and on the embedded SQLite store (bench/raw_sqlite.rs: sqlx, the service's
+# driver and settings, without HTTP; every point on a fresh copy of the file the service seeded).
 #
-#   bench/run.sh                       # defaults: 10 s per point, concurrency 1 8 32
-#   DURATION=20 CONCURRENCY="4 16" OPS=get bench/run.sh
+#   bench/run.sh                                        # everything: both stores, c = 1 8 32, 10 s
+#   DURATION=2 CONCURRENCY="1 8" OPS="put crm_get" STORES=postgres bench/run.sh
+#   BIN=new/property-contacts BASELINE_BIN=old/property-contacts bench/run.sh   # A/B: op[old], op[new]
 #
-# Needs Postgres at BENCH_DATABASE_URL's server (default: the machine's, user postgres); creates and
-# drops a database of its own. Installs wrk with apt-get if it is missing. Loopback only, bounded.
+# Routes (OPS, default all): put get su_set crm_create crm_get crm_list_email crm_tel_add cust_post
+# cust_get. Stores (STORES): postgres sqlite.
+#
+# Run time with the defaults: a point lasts DURATION (10 s); each route and concurrency takes one
+# point per binary plus one raw point (Postgres: plus put*): 9 routes x 3 concurrencies x 2 points x
+# 10 s = 9 min a store (9.5 on Postgres), about 20 min for both with the seeding (~20 s a store) and
+# the SQLite restarts, plus the release builds without BIN / RAW_SQLITE_BIN (fat LTO: ~5 min for the
+# service, ~3 for raw_sqlite). BASELINE_BIN adds 4.5 min a store (about 29 min in all).
+# (DURATION=2 CONCURRENCY="1 8": about 3.5 min; with BASELINE_BIN about 5.)
+#
+# Knobs: DURATION, CONCURRENCY, OPS, STORES; BIN (the binary to measure; default: build the release
+# one), BASELINE_BIN (a second binary: every point runs with both, one after the other, each beside
+# the same raw point), RAW_SQLITE_BIN (default: build the example), SQLITE_WRITERS (single, the
+# default: one writer connection behind a mutex; per-client: BEGIN IMMEDIATE on each client's
+# connection, as the service does today); BENCH_DATABASE_URL (the Postgres server, default
+# postgres://postgres@127.0.0.1:5432), BENCH_PORT (18181), BENCH_PROPERTIES (1000),
+# BENCH_CRM_CONTACTS (1000), BENCH_TEL_CONTACTS (5000: a point may add 20 telephones to each),
+# BENCH_CUSTOMERS (1000).
+#
+# pgbench sends BEGIN and COMMIT as prepared statements (-M prepared), sqlx as simple queries; the
+# raw scripts' other differences are in their headers.
+#
+# Creates and drops a Postgres database of its own (pc_bench) and SQLite files under bench-out/.
+# Installs wrk and jq with apt-get if missing. Loopback only, bounded. Fails on any non-2xx answer or
+# raw error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
 CONCURRENCY=${CONCURRENCY:-"1 8 32"}
+OPS=${OPS:-"put get su_set crm_create crm_get crm_list_email crm_tel_add cust_post cust_get"}
+STORES=${STORES:-"postgres sqlite"}
+SQLITE_WRITERS=${SQLITE_WRITERS:-single}
 PROPERTIES=${BENCH_PROPERTIES:-1000}
+CRM_CONTACTS=${BENCH_CRM_CONTACTS:-1000}
+TEL_CONTACTS=${BENCH_TEL_CONTACTS:-5000}
+CUSTOMERS=${BENCH_CUSTOMERS:-1000}
+TEL_FIRST=$((CRM_CONTACTS + 1))
+TEL_LAST=$((CRM_CONTACTS + TEL_CONTACTS))
 SERVER_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}
 DB=pc_bench
 PORT=${BENCH_PORT:-18181}
 OUT=bench-out
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
 mkdir -p "$OUT"
+export RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+for tool in wrk jq; do
+  command -v $tool >/dev/null || { apt-get update -qq && apt-get install -y -qq $tool >/dev/null; }
+done
 command -v pgbench >/dev/null || { echo "pgbench is missing (Debian: postgresql-client)" >&2; exit 1; }
 
-psql -q "$SERVER_URL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-DB_URL="$SERVER_URL/$DB"
-# The service talks plain TCP to Postgres (no TLS backend is compiled into sqlx); libpq would negotiate
-# TLS when the server offers it, which costs pgbench ~10 % of its rate. Same transport for both.
-PGBENCH_URL="$DB_URL?sslmode=disable"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=$TARGET_DIR/release/property-contacts
+fi
+if [[ " $STORES " == *" sqlite "* && -z "${RAW_SQLITE_BIN:-}" ]]; then
+  cargo build --release --quiet --example raw_sqlite
+  RAW_SQLITE_BIN=$TARGET_DIR/release/examples/raw_sqlite
+fi
+RAW_SQLITE=${RAW_SQLITE_BIN:-}
+for op in $OPS; do
+  [ -f "bench/$op.lua" ] && [ -f "bench/raw_$op.sql" ] || { echo "unknown route $op" >&2; exit 1; }
+done
+# The binaries measured, in start order: a baseline first (it may know fewer migrations).
+if [ -n "${BASELINE_BIN:-}" ]; then
+  BINS=("$BASELINE_BIN" "$BIN") LABELS=("[old]" "[new]")
+else
+  BINS=("$BIN") LABELS=("")
+fi
 
-cargo build --release --quiet
-DATABASE_URL="$DB_URL" ./target/release/property-contacts serve --listen "127.0.0.1:$PORT" \
-  >"$OUT/service.out" 2>"$OUT/service.err" &
-SERVICE=$!
-trap 'kill $SERVICE 2>/dev/null; wait $SERVICE 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
-KEY=$(grep -o 'pck_[A-Za-z0-9_-]*' "$OUT/service.err" | head -1)
-[ -n "$KEY" ] || { echo "no bootstrap key in $OUT/service.err" >&2; exit 1; }
-
-echo "seeding $PROPERTIES properties with a three-contact set..."
-seed() {
-  local h=(-fsS -o /dev/null -X PUT -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json')
-  curl "${h[@]}" "127.0.0.1:$PORT/api/v1/properties/bp$1" -d '{}'
-  curl "${h[@]}" "127.0.0.1:$PORT/contacts-api/properties/bp$1/contacts" --data-binary @bench/contact_set.json
+PIDS=()
+stop_services() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
 }
-export -f seed
-export KEY PORT
-seq 1 "$PROPERTIES" | xargs -P 8 -n 1 bash -c 'seed "$0"'
+trap stop_services EXIT
 
-export BENCH_KEY=$KEY BENCH_PROPERTIES=$PROPERTIES BENCH_DIR=$PWD/bench
-CONTACTS_JSON=$(jq -c .contacts bench/contact_set.json 2>/dev/null || python3 -c 'import json;print(json.dumps(json.load(open("bench/contact_set.json"))["contacts"]))')
+start_service() { # index database_url store
+  local port=$((PORT + $1))
+  DATABASE_URL="$2" "${BINS[$1]}" serve --listen "127.0.0.1:$port" \
+    >"$OUT/$3-service$1.out" 2>"$OUT/$3-service$1.err" &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do curl -fs "127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
+  echo "service ${BINS[$1]} did not become ready; see $OUT/$3-service$1.err" >&2
+  exit 1
+}
 
-# wrk: "rps p50_ms p99_ms" (fails on any non-2xx answer).
-run_wrk() { # op conc
-  local threads=$(( $2 < 2 ? 1 : 2 ))
-  local log="$OUT/wrk-$1-$2.txt"
-  wrk -t"$threads" -c"$2" -d"${DURATION}s" --latency -s "bench/$1.lua" "http://127.0.0.1:$PORT" >"$log"
-  if grep -q "Non-2xx" "$log"; then echo "wrk saw errors:" >&2; cat "$log" >&2; exit 1; fi
+# Seeding, through the first service: properties bp<i> (each mapped to booking listing bk<i>, with the
+# three-contact set), CRM contacts 1..CRM_CONTACTS (e-mail guest<i>@bench.example; the first one's
+# create answer is the contact JSON the raw CRM writes record), TEL_CONTACTS contacts after them for
+# the telephone adds (no telephones), customers cust<i> with a billing and a service contact. One
+# curl process per kind sends them, 8 at a time (a curl per request costs more than the request).
+seed_config() { # kind first last: a curl config, one request per id
+  local i q=\\\" crm
+  crm=$(sed 's/"/\\"/g' bench/crm_contact.json)
+  for ((i = $2; i <= $3; i++)); do
+    printf 'next\nfail\nshow-error\noutput = "/dev/null"\nheader = "Authorization: Bearer %s"\n' "$KEY"
+    printf 'header = "Content-Type: application/json"\n'
+    case $1 in
+      property)
+        printf 'url = "%s/api/v1/properties/bp%d"\nrequest = "PUT"\n' "$SEED_URL" "$i"
+        printf 'data = "{%schannel_mappings%s:[{%schannel%s:%sbooking%s,%schannel_property_id%s:%sbk%d%s}]}"\n' \
+          "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$i" "$q" ;;
+      contact_set)
+        printf 'url = "%s/contacts-api/properties/bp%d/contacts"\nrequest = "PUT"\n' "$SEED_URL" "$i"
+        printf 'data-binary = "@bench/contact_set.json"\n' ;;
+      crm)
+        printf 'url = "%s/api/v3/contacts"\ndata = "%s"\n' "$SEED_URL" "${crm/@EMAIL@/guest$i@bench.example}" ;;
+      tel)
+        printf 'url = "%s/api/v3/contacts"\n' "$SEED_URL"
+        printf 'data = "{%sfirstName%s:%sTel%s,%slastName%s:%sTeladd%s}"\n' "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" ;;
+      customer)
+        printf 'url = "%s/api/v1/customers/cust%d/contacts"\ndata-binary = "@bench/customer_seed.json"\n' "$SEED_URL" "$i" ;;
+    esac
+  done | tail -n +2 # no "next" before the first request
+}
+seed_all() { # kind first last
+  [ "$2" -le "$3" ] || return 0
+  seed_config "$@" >"$OUT/seed-$1.curl"
+  curl --no-progress-meter --parallel --parallel-max 8 --fail-early -K "$OUT/seed-$1.curl" ||
+    { echo "seeding $1 failed" >&2; exit 1; }
+}
+# "first_id total" of the CRM contacts with this last name.
+id_range() { # last_name sort
+  curl -fsS -H "Authorization: Bearer $KEY" "$SEED_URL/api/v3/contacts?lastName=$1&size=1&sort=id,$2" |
+    jq -r '"\(.content[0].id) \(.page.totalElements)"'
+}
+seed_store() { # store
+  KEY=$(grep -o 'pck_[A-Za-z0-9_-]*' "$OUT/$1-service0.err" | head -1)
+  [ -n "$KEY" ] || { echo "no bootstrap key in $OUT/$1-service0.err" >&2; exit 1; }
+  export BENCH_KEY=$KEY
+  SEED_URL=http://127.0.0.1:$PORT
+  echo "seeding ($1): $PROPERTIES properties, $CRM_CONTACTS + $TEL_CONTACTS CRM contacts, $CUSTOMERS customers..."
+  seed_all property 1 "$PROPERTIES"
+  seed_all contact_set 1 "$PROPERTIES"
+  sed "s/@EMAIL@/guest1@bench.example/" bench/crm_contact.json |
+    curl -fsS -o "$OUT/crm_contact_created.json" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+      -X POST "$SEED_URL/api/v3/contacts" --data-binary @-
+  seed_all crm 2 "$CRM_CONTACTS"
+  seed_all tel "$TEL_FIRST" "$TEL_LAST"
+  seed_all customer 1 "$CUSTOMERS"
+  # The routes pick ids from these ranges: check the store numbered them so.
+  [ "$(id_range Berg desc)" = "$CRM_CONTACTS $CRM_CONTACTS" ] &&
+    [ "$(id_range Teladd asc)" = "$TEL_FIRST $TEL_CONTACTS" ] ||
+    { echo "the seeded CRM contacts are not numbered 1..$CRM_CONTACTS, $TEL_FIRST..$TEL_LAST" >&2; exit 1; }
+}
+
+# wrk: "rps p50_ms p99_ms" (fails on any non-2xx answer or socket error).
+run_wrk() { # op conc port log
+  local threads=$(($2 < 2 ? 1 : 2))
+  BENCH_WRK_THREADS=$threads wrk -t"$threads" -c"$2" -d"${DURATION}s" --latency -s "bench/$1.lua" \
+    "http://127.0.0.1:$3" >"$4"
+  if grep -q "Non-2xx\|Socket errors" "$4"; then echo "wrk saw errors:" >&2; cat "$4" >&2; exit 1; fi
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     / 50%/ { p50 = ms($2) } / 99%/ { p99 = ms($2) } /Requests\/sec/ { rps = $2 }
-    END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }' "$log"
+    END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }' "$4"
 }
 
 # pgbench with per-transaction logs: "tps p50_ms p99_ms".
 run_pgbench() { # name conc script
-  local threads=$(( $2 < 2 ? 1 : 2 ))
+  local threads=$(($2 < 2 ? 1 : 2))
   local dir="$OUT/pgbench-$1-$2"
   rm -rf "$dir" && mkdir -p "$dir"
-  (cd "$dir" && pgbench -n -M prepared -c "$2" -j "$threads" -T "$DURATION" -l \
-      -D properties="$PROPERTIES" -D contacts_json="$CONTACTS_JSON" \
-      -f "$3" "$PGBENCH_URL" >summary.txt 2>&1) || { cat "$dir/summary.txt" >&2; exit 1; }
+  (cd "$dir" && pgbench -n -M prepared -c "$2" -j "$threads" -T "$DURATION" -l -D clients="$2" \
+      "${PGBENCH_VARS[@]}" -f "$3" "$PGBENCH_URL" >summary.txt 2>&1) || { cat "$dir/summary.txt" >&2; exit 1; }
   local tps
   tps=$(awk '/^tps/ { print $3; exit }' "$dir/summary.txt")
   cat "$dir"/pgbench_log.* | awk '{ print $3 }' | sort -n | awk -v tps="$tps" '
     { v[NR] = $1 } END { printf "%.0f %.2f %.2f\n", tps, v[int(NR*0.50)]/1000, v[int(NR*0.99)]/1000 }'
 }
 
+# bench/raw_sqlite.rs on $RAW_DB: "tps p50_ms p99_ms".
+run_raw_sqlite() { # op conc
+  "$RAW_SQLITE" run --db "$RAW_DB" --op "$1" --concurrency "$2" --duration "$DURATION" \
+    --writers "$SQLITE_WRITERS" --properties "$PROPERTIES" --crm-contacts "$CRM_CONTACTS" \
+    --tel-first "$TEL_FIRST" --tel-contacts "$TEL_CONTACTS" --customers "$CUSTOMERS" \
+    --set-json bench/contact_set.json --contact-json "$OUT/crm_contact_created.json" \
+    2>"$OUT/raw-sqlite-$1-$2.err" || { cat "$OUT/raw-sqlite-$1-$2.err" >&2; exit 1; }
+}
+
+TEL_RESET="DELETE FROM crm_contact_telephones WHERE contact_id BETWEEN $TEL_FIRST AND $TEL_LAST"
+reset_tel() {
+  psql -q "$DB_URL" -c "$TEL_RESET"
+}
+# After a raw point (pgbench cannot refuse as the service does): no contact past the maximum.
+check_tel_cap() {
+  local most
+  most=$(psql -qAt "$DB_URL" -c "SELECT COALESCE(MAX(n), 0) FROM (SELECT COUNT(*) n FROM crm_contact_telephones \
+    WHERE contact_id BETWEEN $TEL_FIRST AND $TEL_LAST GROUP BY contact_id) t")
+  [ "$most" -le 20 ] || { echo "a contact got $most telephones: raise BENCH_TEL_CONTACTS" >&2; exit 1; }
+}
+
+# A request cancelled while sqlx opens its transaction (wrk closes its connections with requests in
+# flight when a point ends) can leave the service's pooled connection inside that transaction (sqlx
+# 0.8.6: the cancelled BEGIN is not rolled back); the next request on it then runs in the stale one
+# (a CRM write in a READ ONLY one fails). Such sessions are ended before every point, and said so; the
+# pool replaces them (a connection idle for a second is pinged before use).
+end_stale_transactions() {
+  local n
+  n=$(psql -qAt "$DB_URL" -c "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+    WHERE datname = '$DB' AND application_name = 'property-contacts' AND state = 'idle in transaction' \
+    AND state_change < now() - interval '1 second'")
+  [ "$n" = 0 ] || echo "(ended $n service connection(s) left idle in transaction by a request cancelled when the last point stopped)" >&2
+}
+
+row() { # label conc svc(3) raw(3)
+  local ratio
+  ratio=$(awk -v a="$3" -v b="$6" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  printf '%-20s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$ratio"
+}
+# One row per binary: its service figures beside the same raw figures.
+rows() { # op conc raw
+  local i
+  for i in "${!BINS[@]}"; do
+    # shellcheck disable=SC2086 # the three figures split into three columns
+    row "$1${LABELS[$i]}" "$2" ${svc[$i]} $3
+  done
+}
+header() {
+  printf '\n%s\n%-20s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' "$1" op conc "svc req/s" "p50 ms" "p99 ms" \
+    "raw tx/s" "p50 ms" "p99 ms" ratio
+}
+
+# Postgres: one database for the whole store, the services (all binaries) up throughout, each point
+# of the service beside the pgbench point on the same database.
+bench_postgres() {
+  psql -q "$SERVER_URL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+  local i
+  for i in "${!BINS[@]}"; do
+    start_service "$i" "$DB_URL" postgres
+    [ "$i" != 0 ] || seed_store postgres
+  done
+  # Autovacuum would have analyzed a live database by now; without statistics the planner takes the
+  # fresh tables for empty (the e-mail filter then walks every contact).
+  psql -q "$DB_URL" -c "ANALYZE"
+  PGBENCH_VARS=(-D crm_json="$(jq -c . "$OUT/crm_contact_created.json")" "${PGBENCH_CONST[@]}")
+  header "postgres: the service (wrk) beside pgbench, same database"
+  local op c svc raw
+  for op in $OPS; do
+    for c in $CONCURRENCY; do
+      svc=()
+      end_stale_transactions
+      for i in "${!BINS[@]}"; do
+        [ "$op" != crm_tel_add ] || reset_tel
+        svc+=("$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-postgres-$op$i-$c.txt")")
+      done
+      [ "$op" != crm_tel_add ] || reset_tel
+      raw=$(run_pgbench "$op" "$c" "$PWD/bench/raw_$op.sql")
+      [ "$op" != crm_tel_add ] || check_tel_cap
+      rows "$op" "$c" "$raw"
+      if [ "$op" = put ]; then
+        raw=$(run_pgbench put-pipelined "$c" "$PWD/$OUT/raw_put_pipelined.sql")
+        rows "put*" "$c" "$raw"
+      fi
+    done
+  done
+  stop_services
+  psql -q "$SERVER_URL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" 2>/dev/null || true
+}
+
+# SQLite: the first binary seeds a file; every point then starts from a copy of it: each binary in
+# turn is started on a fresh copy, measured and stopped, then the raw client runs on another fresh
+# copy. Restarting is not only for equal data: a request cancelled when wrk stops can leave one of the
+# service's pooled SQLite connections inside its BEGIN IMMEDIATE (sqlx 0.8: a cancelled begin),
+# holding the write lock for good, so no point may inherit a running service. It also lets a baseline
+# binary that knows fewer migrations run on its own copy.
+bench_sqlite() {
+  rm -rf "$OUT/sqlite" && mkdir -p "$OUT/sqlite"
+  start_service 0 "sqlite:$SQLITE_SEED" sqlite
+  seed_store sqlite
+  stop_services
+  header "sqlite: the service (wrk) beside bench/raw_sqlite.rs (writers: $SQLITE_WRITERS), same data"
+  local op c i svc raw
+  for op in $OPS; do
+    for c in $CONCURRENCY; do
+      svc=()
+      for i in "${!BINS[@]}"; do
+        "$RAW_SQLITE" copy "$SQLITE_SEED" "$SQLITE_DB"
+        start_service "$i" "sqlite:$SQLITE_DB" sqlite
+        svc+=("$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-sqlite-$op$i-$c.txt")")
+        stop_services
+      done
+      "$RAW_SQLITE" copy "$SQLITE_SEED" "$RAW_DB"
+      raw=$(run_raw_sqlite "$op" "$c")
+      rows "$op" "$c" "$raw"
+    done
+  done
+}
+
+DB_URL="$SERVER_URL/$DB"
+# The service talks plain TCP to Postgres (no TLS backend is compiled into sqlx); libpq would negotiate
+# TLS when the server offers it, which costs pgbench ~10 % of its rate. Same transport for both.
+PGBENCH_URL="$DB_URL?sslmode=disable"
+SQLITE_SEED=$PWD/$OUT/sqlite/seed.db
+SQLITE_DB=$PWD/$OUT/sqlite/service.db
+RAW_DB=$PWD/$OUT/sqlite/raw.db
+export BENCH_PROPERTIES=$PROPERTIES BENCH_DIR=$PWD/bench BENCH_CRM_CONTACTS=$CRM_CONTACTS \
+  BENCH_TEL_FIRST=$TEL_FIRST BENCH_TEL_CONTACTS=$TEL_CONTACTS BENCH_CUSTOMERS=$CUSTOMERS
+
+# pgbench's variables: what the service binds, for the bodies the wrk scripts send (the contact set's
+# columns as the arrays pg_replace.rs binds; CRM and customer values as crm_sql.rs and
+# customers_sql.rs bind them). `at` stands for the service's now(), which pgbench cannot bind.
+PGBENCH_CONST=(
+  -D tenant=default -D author=bootstrap-admin -D "at=2026-01-01 00:00:00+00" -D yes=true -D no=false -D n=0
+  -D properties="$PROPERTIES" -D crm_contacts="$CRM_CONTACTS" -D tel_first="$TEL_FIRST"
+  -D tel_count="$TEL_CONTACTS" -D customers="$CUSTOMERS"
+  -D set_json="$(jq -c .contacts bench/contact_set.json)" -D set_count=3
+  -D set_position='{0,1,2}' -D set_profiles='{general,"reservations,invoices,availability",requests}'
+  -D set_general='{t,f,f}' -D set_name='{"Sarah Jansen","John Smith","Clare Bos"}'
+  -D set_gender='{female,male,NULL}'
+  -D set_job_title='{"General Manager","Reservations Manager","Front Office Manager"}'
+  -D set_language='{en-gb,en-gb,nl}' -D set_email='{sarah@hotel.example,john@hotel.example,clare@hotel.example}'
+  -D set_address_line='{"Damrak 1","Damrak 1",NULL}' -D set_city='{Amsterdam,Amsterdam,NULL}'
+  -D set_postal_code='{"1012 LG","1012 LG",NULL}' -D set_country='{NL,NL,NULL}'
+  -D set_address_language='{nl,nl,NULL}' -D set_state='{NULL,NULL,NULL}'
+  -D phone_contact='{0,1,2}' -D phone_position='{0,0,0}'
+  -D phone_number='{+31201234567,+31201234568,+31612345678}' -D phone_tech_type='{1,1,5}'
+  -D phone_extension='{12,NULL,NULL}'
+  -D crm_type=GUEST -D crm_title=Ms -D crm_first_name=Anna -D crm_last_name=Berg -D crm_order_references='[]'
+  -D crm_new_email=new.guest@bench.example -D crm_email_type=WORK -D "crm_number=+31 20 123 4567"
+  -D crm_e164=+31201234567 -D crm_phone_type=HOME -D crm_add_phone_type=WORK -D "crm_address_line1=Damrak 1"
+  -D crm_city=Amsterdam -D "crm_postcode=1012 LG" -D crm_country=NL -D page_size=20 -D page_offset=0
+  -D cust_type=billing -D "cust_name=John Smith" -D cust_work_phone=9147212006 -D cust_work_phone_extension=2006
+  -D cust_mobile_phone=9147212006 -D cust_fax=9147212006 -D cust_email=billing@customer.example
+  -D "cust_organization=Apple Bank for Savings"
+)
+
 # The service sends a PUT's statements pipelined (one round trip); pgbench sends one statement per
 # round trip unless told otherwise. "put*" rows run the same statements pipelined by pgbench too.
 awk '/^BEGIN;/ { print "\\startpipeline" } { print } /^COMMIT;/ { print "\\endpipeline" }' \
   bench/raw_put.sql >"$OUT/raw_put_pipelined.sql"
 
-row() { # op conc svc(3) sql(3)
-  local ratio
-  ratio=$(awk -v a="$3" -v b="$6" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-  printf '%-4s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$ratio"
-}
-
-printf '\n%-4s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' op conc "svc req/s" "p50 ms" "p99 ms" "sql tx/s" "p50 ms" "p99 ms" ratio
-for op in ${OPS:-put get}; do
-  for c in $CONCURRENCY; do
-    read -r s_rps s_p50 s_p99 < <(run_wrk "$op" "$c")
-    read -r r_rps r_p50 r_p99 < <(run_pgbench "$op" "$c" "$PWD/bench/raw_$op.sql")
-    row "$op" "$c" "$s_rps" "$s_p50" "$s_p99" "$r_rps" "$r_p50" "$r_p99"
-    if [ "$op" = put ]; then
-      read -r r_rps r_p50 r_p99 < <(run_pgbench put-pipelined "$c" "$PWD/$OUT/raw_put_pipelined.sql")
-      row "put*" "$c" "$s_rps" "$s_p50" "$s_p99" "$r_rps" "$r_p50" "$r_p99"
-    fi
-  done
+for store in $STORES; do
+  case $store in postgres) bench_postgres ;; sqlite) bench_sqlite ;; *) echo "unknown store $store" >&2; exit 1 ;; esac
 done
 echo
-echo "ratio = service requests/s / raw SQL transactions/s, same database, same run. Logs: $OUT/"
+echo "ratio = service requests/s / raw transactions/s, same data, same run. Logs: $OUT/"
 echo "put* = the same PUT statements pipelined by pgbench (\\startpipeline), as the service sends them."
-psql -q "$SERVER_URL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" 2>/dev/null || true
+[ -z "${BASELINE_BIN:-}" ] || echo "[old] = BASELINE_BIN ${BASELINE_BIN}, [new] = BIN ${BIN}: same database, same raw point."

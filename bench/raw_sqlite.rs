@@ -1,0 +1,752 @@
+//! The raw reference of `bench/run.sh` on SQLite: for each benchmarked route, the statements the
+//! service's SQLite store runs for it (`src/store/sqlite.rs`, `sql.rs`, `crm_sql.rs`,
+//! `customers_sql.rs`), in the same order and with the same binds, on the same driver (sqlx) with
+//! the same connection settings (WAL, `synchronous = NORMAL`, foreign keys, busy timeout 5 s), but
+//! without HTTP, JSON or validation. Like pgbench it runs a number of clients for a while and prints
+//! `tps p50_ms p99_ms`.
+//!
+//! ```sh
+//! cargo run --release --example raw_sqlite -- run --db copy.db --op put --concurrency 8 --duration 10
+//! cargo run --release --example raw_sqlite -- copy service.db copy.db   # a consistent copy
+//! ```
+//!
+//! Writers (`--writers`): `single` (the default) sends every write transaction through one writer
+//! connection shared behind a tokio `Mutex`, the design the SQLite store is moving to (no busy
+//! waiting); `per-client` gives each client its own connection that opens its writes with
+//! `BEGIN IMMEDIATE` and waits out the lock in SQLite's busy handler, as the service does today.
+//! Reads always run on each client's own connection. Writes begin with `BEGIN IMMEDIATE` in both
+//! modes (the store's `begin_write`); reads of several statements with `BEGIN` (its `begin_read`).
+//!
+//! Not mirrored: the API-key lookup (the service caches it) and the connection pool's own work
+//! (sqlx pings a pooled SQLite connection when it is acquired); both are service cost.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::Mutex;
+
+#[derive(Parser)]
+#[command(about = "Raw SQLite reference for bench/run.sh: the service's statements per route, without HTTP")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs one route's statements with N clients for a while; prints `tps p50_ms p99_ms`.
+    Run(RunArgs),
+    /// Copies a database file, also while the service has it open (and idle): checkpoints the
+    /// WAL into the file, then copies the file while holding the write lock.
+    Copy { from: PathBuf, to: PathBuf },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long, value_enum)]
+    op: Op,
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    #[arg(long, value_enum, default_value_t = Writers::Single)]
+    writers: Writers,
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// The name of the key the service writes with (`created_by`, `changed_by`).
+    #[arg(long, default_value = "bootstrap-admin")]
+    author: String,
+    /// Properties bp1..bpN, each with a contact set and the booking listing bkN.
+    #[arg(long, default_value_t = 1000)]
+    properties: u32,
+    /// CRM contacts 1..N, each with the e-mail guest<i>@bench.example (in some order).
+    #[arg(long, default_value_t = 1000)]
+    crm_contacts: i64,
+    /// The first of the contacts telephones are added to, round robin.
+    #[arg(long, default_value_t = 1001)]
+    tel_first: i64,
+    #[arg(long, default_value_t = 5000)]
+    tel_contacts: i64,
+    /// Customers cust1..custN.
+    #[arg(long, default_value_t = 1000)]
+    customers: u32,
+    /// The contact set's history JSON (a file holding `{"contacts": [...]}`, e.g. contact_set.json).
+    #[arg(long)]
+    set_json: PathBuf,
+    /// A CRM contact as the service records it in a revision (e.g. the body a create answered).
+    #[arg(long)]
+    contact_json: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum Op {
+    Put,
+    Get,
+    SuSet,
+    CrmCreate,
+    CrmGet,
+    CrmListEmail,
+    CrmTelAdd,
+    CustPost,
+    CustGet,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Writers {
+    /// One writer connection shared behind a tokio Mutex.
+    Single,
+    /// Each client writes on its own connection, `BEGIN IMMEDIATE` contending in the busy handler.
+    PerClient,
+}
+
+/// The collection maximum of a CRM contact (`MAX_ITEMS`): the service refuses an add beyond it.
+const MAX_ITEMS: i64 = 20;
+
+/// `SqliteStore::connect`'s settings.
+fn options(db: &Path, create: bool) -> anyhow::Result<SqliteConnectOptions> {
+    let url = format!("sqlite:{}", db.display());
+    Ok(SqliteConnectOptions::from_str(&url)?
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5)))
+}
+
+async fn connect(db: &Path) -> anyhow::Result<SqliteConnection> {
+    SqliteConnection::connect_with(&options(db, false)?)
+        .await
+        .with_context(|| format!("opening {}", db.display()))
+}
+
+/// What every client shares.
+struct Shared {
+    args: RunArgs,
+    set_json: String,
+    contact_json: String,
+    /// `Some` with `--writers single`.
+    writer: Option<Mutex<SqliteConnection>>,
+    /// Telephone adds so far, for the round robin over the contacts.
+    tel_adds: AtomicU64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Run(args) => run(args).await,
+        Command::Copy { from, to } => copy(&from, &to).await,
+    }
+}
+
+async fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let mut conn = connect(from).await?;
+    let (busy, _, _): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut conn).await?;
+    if busy != 0 {
+        bail!("{} is busy: the WAL could not be checkpointed", from.display());
+    }
+    // With the write lock held and the WAL empty, the main file holds every commit and no writer
+    // can add one while it is copied.
+    let tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let wal = PathBuf::from(format!("{}-wal", from.display()));
+    if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) != 0 {
+        bail!("{} was written to during the checkpoint", from.display());
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
+    }
+    std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    tx.rollback().await?;
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let set: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&args.set_json)?)?;
+    let set_json = serde_json::to_string(&set["contacts"])?;
+    let contact_json = std::fs::read_to_string(&args.contact_json)?.trim().to_owned();
+    let concurrency = args.concurrency.max(1);
+    let writer = match args.writers {
+        Writers::Single => Some(Mutex::new(connect(&args.db).await?)),
+        Writers::PerClient => None,
+    };
+    eprintln!(
+        "raw_sqlite: op={} concurrency={concurrency} writers={}",
+        args.op.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
+        match args.writers {
+            Writers::Single => "single (one writer connection behind a tokio Mutex)",
+            Writers::PerClient =>
+                "per-client (BEGIN IMMEDIATE on each client's connection, busy timeout 5 s)",
+        }
+    );
+    let duration = Duration::from_secs_f64(args.duration);
+    let shared = Arc::new(Shared { args, set_json, contact_json, writer, tel_adds: AtomicU64::new(0) });
+
+    let mut conns = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        conns.push(connect(&shared.args.db).await?);
+    }
+    let start = Instant::now();
+    let deadline = start + duration;
+    let clients: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut rng = StdRng::from_entropy();
+                let mut latencies_us: Vec<u32> = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    transaction(&shared, &mut conn, &mut rng).await?;
+                    latencies_us.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                }
+                Ok::<_, anyhow::Error>(latencies_us)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for client in clients {
+        all.extend(client.await??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    if all.is_empty() {
+        bail!("no transaction finished");
+    }
+    all.sort_unstable();
+    let pick = |q: f64| f64::from(all[((all.len() as f64 * q) as usize).min(all.len() - 1)]) / 1000.0;
+    println!("{:.0} {:.2} {:.2}", all.len() as f64 / elapsed, pick(0.50), pick(0.99));
+    Ok(())
+}
+
+/// A write transaction to run, once its connection is chosen.
+enum Write {
+    Set(String),
+    CrmCreate,
+    CrmTelAdd(i64),
+    CustPost(String),
+}
+
+/// One route's statements; writes on the shared writer when there is one.
+async fn transaction(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdRng) -> anyhow::Result<()> {
+    let a = &shared.args;
+    let write = match a.op {
+        Op::Put => Write::Set(format!("bp{}", rng.gen_range(1..=a.properties))),
+        Op::SuSet => {
+            // resolve_hotel: the property with its mappings, on the pool, before the replace.
+            let p = format!("bp{}", rng.gen_range(1..=a.properties));
+            let rows = sqlx::query(PROPERTY_SELECT).bind(&a.tenant).bind(&p).fetch_all(&mut *own).await?;
+            if rows.is_empty() {
+                bail!("no property {p}");
+            }
+            Write::Set(p)
+        }
+        Op::CrmCreate => Write::CrmCreate,
+        Op::CrmTelAdd => {
+            let n = shared.tel_adds.fetch_add(1, Ordering::Relaxed);
+            Write::CrmTelAdd(a.tel_first + (n % a.tel_contacts.max(1) as u64) as i64)
+        }
+        Op::CustPost => Write::CustPost(format!("cust{}", rng.gen_range(1..=a.customers))),
+        Op::Get | Op::CrmGet | Op::CrmListEmail | Op::CustGet => return read(shared, own, rng).await,
+    };
+    let mut writer;
+    let conn: &mut SqliteConnection = match &shared.writer {
+        Some(shared_writer) => {
+            writer = shared_writer.lock().await;
+            &mut writer
+        }
+        None => own,
+    };
+    match write {
+        Write::Set(p) => replace_set(shared, conn, &p).await,
+        Write::CrmCreate => crm_create(shared, conn).await,
+        Write::CrmTelAdd(id) => crm_tel_add(shared, conn, id).await,
+        Write::CustPost(k) => cust_post(shared, conn, &k).await,
+    }
+}
+
+/// The read routes, on the client's own connection.
+async fn read(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdRng) -> anyhow::Result<()> {
+    let a = &shared.args;
+    match a.op {
+        Op::Get => {
+            // SqliteStore::contact_rows: CONTACT_SET_SELECT on the pool.
+            let p = format!("bp{}", rng.gen_range(1..=a.properties));
+            let rows = sqlx::query(CONTACT_SET_SELECT).bind(&a.tenant).bind(&p).fetch_all(&mut *own).await?;
+            if rows.is_empty() {
+                bail!("no property {p}");
+            }
+        }
+        Op::CrmGet => {
+            // get_contact: begin_read, load_contact (six queries), commit.
+            let id = rng.gen_range(1..=a.crm_contacts);
+            let mut tx = own.begin_with("BEGIN").await?;
+            if fetch_contacts(&mut tx, &a.tenant, &[id]).await? == 0 {
+                bail!("no CRM contact {id}");
+            }
+            tx.commit().await?;
+        }
+        Op::CrmListEmail => {
+            // list_contacts with an emailAddress filter: the aggregate, the page, its collections.
+            let email = format!("guest{}@bench.example", rng.gen_range(1..=a.crm_contacts));
+            let mut tx = own.begin_with("BEGIN").await?;
+            let (total, _, _, _): (i64, Option<String>, i64, i64) = sqlx::query_as(LIST_STAMP_BY_EMAIL)
+                .bind(&a.tenant)
+                .bind(&a.tenant)
+                .bind(&email)
+                .fetch_one(&mut *tx)
+                .await?;
+            if total == 0 {
+                bail!("no CRM contact with {email}");
+            }
+            let ids: Vec<(i64,)> = sqlx::query_as(LIST_PAGE_BY_EMAIL)
+                .bind(&a.tenant)
+                .bind(&a.tenant)
+                .bind(&email)
+                .bind(20_i64)
+                .bind(0_i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
+            fetch_children(&mut tx, &ids).await?;
+            tx.commit().await?;
+        }
+        Op::CustGet => {
+            // get_customer_contacts: SELECT_CUSTOMER on the pool.
+            let k = format!("cust{}", rng.gen_range(1..=a.customers));
+            let rows = sqlx::query(SELECT_CUSTOMER).bind(&a.tenant).bind(&k).fetch_all(&mut *own).await?;
+            if rows.is_empty() {
+                bail!("no customer {k}");
+            }
+        }
+        _ => unreachable!("a write"),
+    }
+    Ok(())
+}
+
+// ---- the contact set (SqliteStore::replace_set, the same for the Booking PUT and the SU set) ----
+
+/// The three contacts of bench/contact_set.json as the store binds them: position, profiles,
+/// is_general, name, gender, job title, language, email, address line, city, postal code,
+/// country, address language (the state is null for all three).
+type ContactColumns<'a> =
+    (i32, &'a str, bool, &'a str, Option<&'a str>, &'a str, &'a str, &'a str, [Option<&'a str>; 5]);
+const ADDRESS: [Option<&str>; 5] =
+    [Some("Damrak 1"), Some("Amsterdam"), Some("1012 LG"), Some("NL"), Some("nl")];
+const SET: [ContactColumns<'static>; 3] = [
+    (
+        0,
+        "general",
+        true,
+        "Sarah Jansen",
+        Some("female"),
+        "General Manager",
+        "en-gb",
+        "sarah@hotel.example",
+        ADDRESS,
+    ),
+    (
+        1,
+        "reservations,invoices,availability",
+        false,
+        "John Smith",
+        Some("male"),
+        "Reservations Manager",
+        "en-gb",
+        "john@hotel.example",
+        ADDRESS,
+    ),
+    (2, "requests", false, "Clare Bos", None, "Front Office Manager", "nl", "clare@hotel.example", [None; 5]),
+];
+/// contact position, position, number, tech type, extension.
+const PHONES: [(i32, i32, &str, i32, Option<&str>); 3] =
+    [(0, 0, "+31201234567", 1, Some("12")), (1, 0, "+31201234568", 1, None), (2, 0, "+31612345678", 5, None)];
+
+const BUMP: &str = "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3 \
+     WHERE tenant_id = $1 AND id = $2 AND ($4 IS NULL OR contact_set_revision = $4) \
+     RETURNING contact_set_revision";
+const DELETE_CONTACTS: &str = "DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2";
+const INSERT_CONTACTS: &str = "INSERT INTO property_contacts (tenant_id, property_id, position, profiles, \
+     is_general, person_name, person_gender, person_job_title, person_language, email, \
+     address_line, city_name, postal_code, country_code, address_language, state_prov_code) ";
+const INSERT_PHONES: &str = "INSERT INTO property_contact_phones (tenant_id, property_id, contact_position, \
+     position, phone_number, tech_type, extension) ";
+const INSERT_SET_REVISION: &str = "INSERT INTO contact_set_revisions \
+     (tenant_id, property_id, revision, created_at, created_by, contact_count, contacts) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// `VALUES (?, ?), (?, ?)` as sqlx's QueryBuilder writes it for SQLite.
+fn values(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!("VALUES {}", vec![row; rows].join(", "))
+}
+
+async fn replace_set(shared: &Shared, conn: &mut SqliteConnection, property_id: &str) -> anyhow::Result<()> {
+    let (tenant, p) = (shared.args.tenant.as_str(), property_id);
+    let now = Utc::now();
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let bumped: Option<(i64,)> = sqlx::query_as(BUMP)
+        .bind(tenant)
+        .bind(p)
+        .bind(now)
+        .bind(None::<i64>)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((revision,)) = bumped else { bail!("no property {p}") };
+    sqlx::query(DELETE_CONTACTS).bind(tenant).bind(p).execute(&mut *tx).await?;
+    let sql = format!("{INSERT_CONTACTS}{}", values(SET.len(), 16));
+    let mut insert = sqlx::query(&sql);
+    for (position, profiles, general, name, gender, job, language, email, address) in SET {
+        insert = insert
+            .bind(tenant)
+            .bind(p)
+            .bind(position)
+            .bind(profiles)
+            .bind(general)
+            .bind(name)
+            .bind(gender)
+            .bind(job)
+            .bind(language)
+            .bind(email);
+        for field in address {
+            insert = insert.bind(field);
+        }
+        insert = insert.bind(None::<&str>);
+    }
+    insert.execute(&mut *tx).await?;
+    let sql = format!("{INSERT_PHONES}{}", values(PHONES.len(), 7));
+    let mut insert = sqlx::query(&sql);
+    for (contact, position, number, tech, extension) in PHONES {
+        insert =
+            insert.bind(tenant).bind(p).bind(contact).bind(position).bind(number).bind(tech).bind(extension);
+    }
+    insert.execute(&mut *tx).await?;
+    sqlx::query(INSERT_SET_REVISION)
+        .bind(tenant)
+        .bind(p)
+        .bind(revision)
+        .bind(now)
+        .bind(&shared.args.author)
+        .bind(SET.len() as i32)
+        .bind(&shared.set_json)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+const CONTACT_SET_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.profiles, c.person_name, \
+     c.person_gender, c.person_job_title, c.person_language, c.email, c.address_line, c.city_name, \
+     c.postal_code, c.country_code, c.address_language, c.state_prov_code, ph.phone_number, ph.tech_type, \
+     ph.extension FROM properties p \
+     LEFT JOIN property_contacts c ON c.tenant_id = p.tenant_id AND c.property_id = p.id \
+     LEFT JOIN property_contact_phones ph ON ph.tenant_id = c.tenant_id AND ph.property_id = c.property_id \
+       AND ph.contact_position = c.position \
+     WHERE p.tenant_id = $1 AND p.id = $2 ORDER BY c.position, ph.position";
+
+/// `load_property` (sql.rs): `property_select("WHERE tenant_id = $1 AND id = $2")`.
+const PROPERTY_SELECT: &str = "SELECT p.id, p.name, p.contact_set_revision, p.created_at, p.updated_at, \
+     m.channel, m.channel_property_id \
+     FROM (SELECT id, name, contact_set_revision, created_at, updated_at FROM properties \
+     WHERE tenant_id = $1 AND id = $2) p \
+     LEFT JOIN property_channel_mappings m ON m.tenant_id = $1 AND m.property_id = p.id \
+     ORDER BY p.id, m.channel";
+
+// ---- CRM (crm_sql.rs) ----
+
+const CONTACT_COLUMNS: &str = "c.id, c.contact_type, c.title, c.first_name, c.last_name, \
+     c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, \
+     c.created_at, c.updated_at, c.merged_into";
+const EMAIL_SELECT: &str =
+    "SELECT id, contact_id, email_address, type AS kind, is_primary FROM crm_contact_emails";
+const TELEPHONE_SELECT: &str = "SELECT id, contact_id, number, e164, type AS kind, extension, \
+     country_code, is_primary FROM crm_contact_telephones";
+const ADDRESS_SELECT: &str = "SELECT id, contact_id, address_line1, address_line2, city, postcode, \
+     state_province, country_code, is_primary FROM crm_contact_addresses";
+const PROPERTY_LINK_SELECT: &str = "SELECT contact_id, property_id FROM crm_contact_properties";
+const CUSTOM_FIELD_SELECT: &str = "SELECT contact_id, name, field_type, value FROM crm_contact_custom_fields";
+
+/// `id IN (?, ?)` for `n` ids.
+fn in_list(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// `fetch_children`: the five collection queries for `ids`.
+async fn fetch_children(conn: &mut SqliteConnection, ids: &[i64]) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = in_list(ids.len());
+    for (select, order) in [
+        (EMAIL_SELECT, "id"),
+        (TELEPHONE_SELECT, "id"),
+        (ADDRESS_SELECT, "id"),
+        (PROPERTY_LINK_SELECT, "property_id"),
+        (CUSTOM_FIELD_SELECT, "id"),
+    ] {
+        let sql = format!("{select} WHERE contact_id IN ({list}) ORDER BY contact_id, {order}");
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `fetch_contacts`: the contact rows and their collections (six queries); how many rows were found.
+async fn fetch_contacts(conn: &mut SqliteConnection, tenant: &str, ids: &[i64]) -> anyhow::Result<usize> {
+    let sql = format!(
+        "SELECT {CONTACT_COLUMNS} FROM crm_contacts c WHERE c.tenant_id = ? AND c.id IN ({}) ORDER BY c.id",
+        in_list(ids.len())
+    );
+    let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(tenant);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    let found: Vec<i64> = q.fetch_all(&mut *conn).await?.into_iter().map(|(id,)| id).collect();
+    fetch_children(conn, &found).await?;
+    Ok(found.len())
+}
+
+const INSERT_REVISION: &str = "INSERT INTO crm_contact_revisions \
+     (tenant_id, contact_id, version, operation, changed_at, changed_by, contact) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+/// `insert_revisions` of one contact.
+async fn insert_revision(
+    shared: &Shared,
+    conn: &mut SqliteConnection,
+    id: i64,
+    version: i64,
+    operation: &str,
+    at: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(INSERT_REVISION)
+        .bind(&shared.args.tenant)
+        .bind(id)
+        .bind(version)
+        .bind(operation)
+        .bind(at)
+        .bind(&shared.args.author)
+        .bind(&shared.contact_json)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `create_contact` of bench/crm_contact.json: one e-mail, telephone and address.
+async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Result<()> {
+    let tenant = shared.args.tenant.as_str();
+    let at = Utc::now();
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO crm_contacts (tenant_id, contact_type, title, first_name, last_name, company_name, \
+         account_id, job_title, gender, language, order_references, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12) RETURNING id",
+    )
+    .bind(tenant)
+    .bind("GUEST")
+    .bind("Ms")
+    .bind("Anna")
+    .bind("Berg")
+    .bind(None::<&str>)
+    .bind(None::<&str>)
+    .bind(None::<&str>)
+    .bind(None::<&str>)
+    .bind(None::<&str>)
+    .bind("[]")
+    .bind(at)
+    .fetch_one(&mut *tx)
+    .await?;
+    // write_collections: each collection the body carries is cleared, then inserted.
+    sqlx::query("DELETE FROM crm_contact_emails WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query(&format!(
+        "INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary) {}",
+        values(1, 5)
+    ))
+    .bind(tenant)
+    .bind(id)
+    .bind("new.guest@bench.example")
+    .bind(Some("WORK"))
+    .bind(true)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM crm_contact_telephones WHERE contact_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO crm_contact_telephones \
+         (tenant_id, contact_id, number, e164, type, extension, country_code, is_primary) {}",
+        values(1, 8)
+    ))
+    .bind(tenant)
+    .bind(id)
+    .bind("+31 20 123 4567")
+    .bind("+31201234567")
+    .bind(Some("HOME"))
+    .bind(None::<&str>)
+    .bind(None::<&str>)
+    .bind(true)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM crm_contact_addresses WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query(&format!(
+        "INSERT INTO crm_contact_addresses (tenant_id, contact_id, address_line1, address_line2, \
+         city, postcode, state_province, country_code, is_primary) {}",
+        values(1, 9)
+    ))
+    .bind(tenant)
+    .bind(id)
+    .bind("Damrak 1")
+    .bind(None::<&str>)
+    .bind("Amsterdam")
+    .bind(Some("1012 LG"))
+    .bind(None::<&str>)
+    .bind("NL")
+    .bind(true)
+    .execute(&mut *tx)
+    .await?;
+    // record: reload (six queries) and the revision.
+    fetch_contacts(&mut tx, tenant, &[id]).await?;
+    insert_revision(shared, &mut tx, id, 1, "CREATE", at).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `add_contact_item` of an international telephone (no country lookup needed).
+async fn crm_tel_add(shared: &Shared, conn: &mut SqliteConnection, id: i64) -> anyhow::Result<()> {
+    let tenant = shared.args.tenant.as_str();
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    // lock (no FOR UPDATE on SQLite: the transaction holds the write lock).
+    let row: Option<(i64, Option<i64>)> =
+        sqlx::query_as("SELECT version, merged_into FROM crm_contacts WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((version, None)) = row else { bail!("no live CRM contact {id}") };
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM crm_contact_telephones WHERE contact_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if count >= MAX_ITEMS {
+        bail!("contact {id} has {count} telephones already (the service would refuse): seed more telephone contacts");
+    }
+    sqlx::query_as::<_, (i64,)>(
+        "INSERT INTO crm_contact_telephones (tenant_id, contact_id, number, e164, type, extension, \
+         country_code, is_primary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind("+31 20 123 4567")
+    .bind("+31201234567")
+    .bind(Some("WORK"))
+    .bind(None::<&str>)
+    .bind(None::<&str>)
+    .bind(false)
+    .fetch_one(&mut *tx)
+    .await?;
+    // promote_oldest
+    sqlx::query(
+        "UPDATE crm_contact_telephones SET is_primary = TRUE \
+         WHERE id = (SELECT MIN(id) FROM crm_contact_telephones WHERE contact_id = $1) \
+           AND NOT EXISTS (SELECT 1 FROM crm_contact_telephones WHERE contact_id = $1 AND is_primary)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    // finish: bump, reload, revision.
+    let at = Utc::now();
+    sqlx::query(
+        "UPDATE crm_contacts SET version = version + 1, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    fetch_contacts(&mut tx, tenant, &[id]).await?;
+    insert_revision(shared, &mut tx, id, version + 1, "ADD_TELEPHONE", at).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `stamp_query` with the e-mail filter.
+const LIST_STAMP_BY_EMAIL: &str = "SELECT COUNT(*) AS total, MAX(c.updated_at) AS last_modified, \
+     CAST(COALESCE(SUM(c.version), 0) AS BIGINT) AS version_sum, \
+     CAST(COALESCE(SUM(c.id), 0) AS BIGINT) AS id_sum FROM crm_contacts c \
+     WHERE c.tenant_id = ? AND c.merged_into IS NULL AND EXISTS \
+     (SELECT 1 FROM crm_contact_emails x WHERE x.contact_id = c.id AND x.tenant_id = ? \
+     AND lower(x.email_address) = lower(?))";
+
+/// `page_query` with the e-mail filter and the default sort (`id`, ascending), page 0 of 20.
+const LIST_PAGE_BY_EMAIL: &str = "SELECT c.id, c.contact_type, c.title, c.first_name, c.last_name, \
+     c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, \
+     c.created_at, c.updated_at, c.merged_into FROM crm_contacts c \
+     WHERE c.tenant_id = ? AND c.merged_into IS NULL AND EXISTS \
+     (SELECT 1 FROM crm_contact_emails x WHERE x.contact_id = c.id AND x.tenant_id = ? \
+     AND lower(x.email_address) = lower(?)) ORDER BY c.id ASC LIMIT ? OFFSET ?";
+
+// ---- customers (customers_sql.rs) ----
+
+const UPSERT_CUSTOMER: &str = "INSERT INTO customers (tenant_id, id, created_at, updated_at) \
+     VALUES ($1, $2, $3, $3) \
+     ON CONFLICT (tenant_id, id) DO UPDATE SET updated_at = excluded.updated_at \
+     RETURNING created_at";
+const INSERT_CUSTOMER_CONTACTS: &str = "INSERT INTO customer_contacts (tenant_id, customer_id, type, name, \
+     work_phone, work_phone_extension, mobile_phone, fax, email, organization_name, updated_at) ";
+const ON_CONFLICT_REPLACE: &str = " ON CONFLICT (tenant_id, customer_id, type) DO UPDATE SET \
+     name = excluded.name, work_phone = excluded.work_phone, \
+     work_phone_extension = excluded.work_phone_extension, mobile_phone = excluded.mobile_phone, \
+     fax = excluded.fax, email = excluded.email, organization_name = excluded.organization_name, \
+     updated_at = excluded.updated_at";
+const SELECT_CUSTOMER: &str = "SELECT c.id AS customer_id, c.created_at, c.updated_at, \
+     cc.type AS contact_type, cc.name, cc.work_phone, cc.work_phone_extension, cc.mobile_phone, cc.fax, \
+     cc.email, cc.organization_name, cc.updated_at AS contact_updated_at \
+     FROM customers c \
+     LEFT JOIN customer_contacts cc ON cc.tenant_id = c.tenant_id AND cc.customer_id = c.id \
+     WHERE c.tenant_id = $1 AND c.id = $2 \
+     ORDER BY cc.type";
+
+/// `upsert_customer_contacts` of bench/customer_billing.json (the billing contact).
+async fn cust_post(shared: &Shared, conn: &mut SqliteConnection, customer: &str) -> anyhow::Result<()> {
+    let tenant = shared.args.tenant.as_str();
+    let now = Utc::now();
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query_as::<_, (String,)>(UPSERT_CUSTOMER)
+        .bind(tenant)
+        .bind(customer)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(&format!("{INSERT_CUSTOMER_CONTACTS}{}{ON_CONFLICT_REPLACE}", values(1, 11)))
+        .bind(tenant)
+        .bind(customer)
+        .bind("billing")
+        .bind("John Smith")
+        .bind(Some("9147212006"))
+        .bind(Some("2006"))
+        .bind(Some("9147212006"))
+        .bind(Some("9147212006"))
+        .bind(Some("billing@customer.example"))
+        .bind(Some("Apple Bank for Savings"))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
