@@ -52,7 +52,7 @@ DB=pc_bench
 PORT=${BENCH_PORT:-18181}
 OUT=bench-out
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-mkdir -p "$OUT"
+mkdir -p "$OUT" && rm -f "$OUT"/*.key
 export RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0
 
 for tool in wrk jq; do
@@ -89,7 +89,8 @@ trap stop_services EXIT
 
 start_service() { # index database_url store
   local port=$((PORT + $1))
-  DATABASE_URL="$2" "${BINS[$1]}" serve --listen "127.0.0.1:$port" \
+  # Older binaries print the bootstrap key to stderr; newer ones write it to BOOTSTRAP_KEY_FILE.
+  DATABASE_URL="$2" BOOTSTRAP_KEY_FILE="$OUT/$3-service$1.key" "${BINS[$1]}" serve --listen "127.0.0.1:$port" \
     >"$OUT/$3-service$1.out" 2>"$OUT/$3-service$1.err" &
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -fs "127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
@@ -138,7 +139,7 @@ id_range() { # last_name sort
     jq -r '"\(.content[0].id) \(.page.totalElements)"'
 }
 seed_store() { # store
-  KEY=$(grep -o 'pck_[A-Za-z0-9_-]*' "$OUT/$1-service0.err" | head -1)
+  KEY=$(cat "$OUT/$1-service0.key" 2>/dev/null || grep -o 'pck_[A-Za-z0-9_-]*' "$OUT/$1-service0.err" | head -1)
   [ -n "$KEY" ] || { echo "no bootstrap key in $OUT/$1-service0.err" >&2; exit 1; }
   export BENCH_KEY=$KEY
   SEED_URL=http://127.0.0.1:$PORT
@@ -160,7 +161,7 @@ seed_store() { # store
 # wrk: "rps p50_ms p99_ms" (fails on any non-2xx answer or socket error).
 run_wrk() { # op conc port log
   local threads=$(($2 < 2 ? 1 : 2))
-  BENCH_WRK_THREADS=$threads wrk -t"$threads" -c"$2" -d"${DURATION}s" --latency -s "bench/$1.lua" \
+  BENCH_WRK_THREADS=$threads wrk --timeout 10s -t"$threads" -c"$2" -d"${DURATION}s" --latency -s "bench/$1.lua" \
     "http://127.0.0.1:$3" >"$4"
   if grep -q "Non-2xx\|Socket errors" "$4"; then echo "wrk saw errors:" >&2; cat "$4" >&2; exit 1; fi
   awk '
