@@ -17,6 +17,7 @@
 # (else DATABASE_URL; its database name is ignored) and dropped afterwards.
 # The service runs with HTTP_HEADER_READ_TIMEOUT_SECS=ABUSE_HEADER_TIMEOUT (3),
 # HTTP_IDLE_TIMEOUT_SECS=ABUSE_IDLE_TIMEOUT (8) and REQUEST_TIMEOUT_SECS=ABUSE_REQUEST_TIMEOUT (30).
+# ABUSE_RSS_LIMIT_MB (100; 0 reports RSS without gating on it).
 # Counts (override the scale): ABUSE_REVISIONS, ABUSE_READERS, ABUSE_PASSES, ABUSE_IDLE, ABUSE_SLOW,
 # ABUSE_WORKERS (parallel probes), ABUSE_WIDE=1|0 (every variant of each probe), ABUSE_RANDOM (seeded
 # combined mutations per body route). ABUSE_PHASES=battery,sockets,history picks phases;

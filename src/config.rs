@@ -94,8 +94,8 @@ pub struct ServeSettings {
     /// The key never enters the log stream; it is also shown on stderr when that is a terminal.
     #[arg(long, env = "BOOTSTRAP_KEY_FILE", default_value = "property-contacts-admin.key")]
     pub bootstrap_key_file: std::path::PathBuf,
-    /// Seconds a client has to send a request's headers, counted from opening the connection or
-    /// from its previous response (so it also bounds how long a kept-alive connection may idle).
+    /// Seconds a client has to send a request's headers, counted from the request's first byte; a new
+    /// connection must send its first byte within the same time.
     #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub http_header_read_timeout_secs: u64,
     /// Seconds a connection with no request in flight and no traffic is kept open.

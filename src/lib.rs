@@ -47,6 +47,7 @@ use crate::store::Store;
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static(request_context::REQUEST_ID_HEADER);
     let timeout = Duration::from_secs(state.limits.request_timeout_secs);
+    let body_limit = state.limits.body_limit_bytes;
     let (router, _) = api::routes::<S>().into_parts();
     observability::prometheus();
     router
@@ -61,7 +62,7 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(request_context::scope))
-                .layer(axum::middleware::from_fn(unread_body::close_if_unread)),
+                .layer(axum::middleware::from_fn_with_state(body_limit, unread_body::close_if_unread)),
         )
 }
 

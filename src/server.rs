@@ -1,9 +1,9 @@
 //! The HTTP server: hyper's connection builder (hyper-util) under our accept loop, which bounds what
 //! connections may cost.
 //!
-//! - A request's headers must arrive within the header read timeout (hyper's timer, which also
-//!   starts when a kept-alive connection goes idle, so it closes slow-header sockets and bounds
-//!   idle ones too).
+//! - A request's headers must arrive within the header read timeout: hyper's timer, from the first
+//!   byte of a request (it also restarts when a kept-alive connection goes idle); a socket that never
+//!   sends a byte is held to the same bound by the accept loop.
 //! - A connection with no request in flight and no traffic for the idle timeout is closed.
 //! - At most `max_connections` connections are served (by default derived from the process's
 //!   file-descriptor limit, leaving room for the database, log and files). Admitting one more closes
@@ -116,7 +116,7 @@ pub async fn serve(
             builder.clone(),
             conn,
             registry.clone(),
-            limits.idle_timeout,
+            limits,
             stop_rx.clone(),
         ));
     }
@@ -134,9 +134,10 @@ async fn serve_connection(
     builder: Arc<Builder<TokioExecutor>>,
     conn: Arc<ConnState>,
     registry: Arc<Registry>,
-    idle_timeout: Duration,
+    limits: ConnectionLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let idle_timeout = limits.idle_timeout;
     let io = TokioIo::new(Tracked { inner: tcp, conn: conn.clone() });
     let service = hyper::service::service_fn({
         let conn = conn.clone();
@@ -152,7 +153,8 @@ async fn serve_connection(
     });
     let serving = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(serving);
-    let mut ticker = tokio::time::interval(Duration::from_secs(1).min(idle_timeout));
+    let mut ticker =
+        tokio::time::interval(Duration::from_secs(1).min(idle_timeout).min(limits.header_read_timeout));
     let mut closing = false;
     loop {
         tokio::select! {
@@ -173,7 +175,11 @@ async fn serve_connection(
                 }
             }
             _ = ticker.tick(), if !closing => {
-                if conn.idle_for() >= idle_timeout {
+                // hyper's header timer starts with the first byte: a socket that never sends one is
+                // held to the same bound here.
+                let silent = conn.last_activity_ms.load(Ordering::Relaxed) == 0
+                    && conn.started.elapsed() >= limits.header_read_timeout;
+                if silent || conn.idle_for() >= idle_timeout {
                     closing = true;
                     serving.as_mut().graceful_shutdown();
                 }

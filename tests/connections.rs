@@ -185,6 +185,21 @@ fn an_early_answer_to_a_large_body_says_connection_close() {
             "{path}: no Connection: close in {head:?}"
         );
     }
+    // A declared length over the body limit is answered 413 at once, without waiting for the bytes.
+    let started = Instant::now();
+    let mut s = TcpStream::connect(&service.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "PUT /api/v1/properties/p1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{{\"na",
+        service.key
+    )
+    .unwrap();
+    let mut status = String::new();
+    BufReader::new(&mut s).read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(2), "413 took {:?}", started.elapsed());
+
     // A body that is read keeps the connection alive: two requests on one connection.
     let mut s = TcpStream::connect(&service.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

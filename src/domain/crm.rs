@@ -301,15 +301,24 @@ pub struct Note {
 }
 
 /// One version of a contact: what changed it, when, by whom, and the whole contact after it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Revision {
     pub version: i64,
     pub operation: String,
     pub changed_at: DateTime<Utc>,
     pub changed_by: String,
-    /// The contact as it was after this change (a snapshot, so kept as JSON).
-    pub contact: Value,
+    /// The contact as it was after this change: a snapshot, kept as the stored JSON text and passed
+    /// through unparsed (a history page at the maxima is megabytes; a parsed tree of it, several times
+    /// that).
+    pub contact: Box<serde_json::value::RawValue>,
+}
+
+impl PartialEq for Revision {
+    fn eq(&self, other: &Self) -> bool {
+        (self.version, &self.operation, self.changed_at, &self.changed_by, self.contact.get())
+            == (other.version, &other.operation, other.changed_at, &other.changed_by, other.contact.get())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

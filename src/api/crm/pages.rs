@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::store::crm::{Page, Paged};
 
 /// Default and largest page of revisions: each carries the whole contact, up to ~125 kB at the
-/// documented maxima, so 50 keep one answer near 6 MB.
+/// documented maxima, so 20 keep one answer near 3 MB.
 pub const REVISIONS_DEFAULT_LIMIT: u32 = 20;
-pub const REVISIONS_MAX_LIMIT: u32 = 50;
+pub const REVISIONS_MAX_LIMIT: u32 = 20;
 /// Default and largest page of notes (each at most 10,000 characters).
 pub const NOTES_DEFAULT_LIMIT: u32 = 100;
 pub const NOTES_MAX_LIMIT: u32 = 500;

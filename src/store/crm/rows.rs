@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::types::Json;
 
 use crate::domain::crm::{
@@ -163,7 +162,7 @@ pub(crate) struct RevisionRow {
     operation: String,
     changed_at: DateTime<Utc>,
     changed_by: String,
-    contact: Json<Value>,
+    contact: Json<Box<serde_json::value::RawValue>>,
 }
 
 impl From<RevisionRow> for Revision {
