@@ -214,6 +214,8 @@ async fn run_replace(
     match tokio::time::timeout(grace, &mut work).await {
         Ok(result) => {
             drop(work);
+            // The cancel may still reach the server later and hit whatever runs next on this
+            // connection: it does not go back to the pool.
             drop(Object::take(client));
             result
         }
