@@ -139,17 +139,21 @@ impl<DB: Driver> Tx<DB> {
     pub(super) async fn begin(pool: &Pool<DB>, begin: &'static str, limits: &Limits) -> StoreResult<Self> {
         let after = limits.query_timeout;
         let open = || {
-            // On a task of its own: sqlx counts a transaction only once its BEGIN is answered, so a
-            // request dropped while BEGIN is in flight would hand the connection back to the pool
-            // inside a transaction (the next user then runs in it). The task finishes the BEGIN and,
-            // if nobody waits any more, drops the transaction, which rolls it back.
+            // On a task of its own, which the caller never cancels: sqlx counts a transaction only
+            // once its BEGIN is answered, so a BEGIN dropped in flight (a request gone, or this bound
+            // running out) would hand the connection back to the pool inside a transaction. The task
+            // finishes the BEGIN and, if nobody waits any more, drops the transaction, rolling it back.
             let pool = pool.clone();
-            let task = tokio::spawn(async move { bounded(after, pool.begin_with(begin)).await });
+            let task = tokio::spawn(async move { pool.begin_with(begin).await });
             async move {
-                task.await.unwrap_or_else(|e| {
-                    Err(sqlx::Error::WorkerCrashed)
-                        .inspect_err(|_| tracing::error!(error = %e, "begin task failed"))
-                })
+                match tokio::time::timeout(after, task).await {
+                    Ok(Ok(opened)) => opened,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "begin task failed");
+                        Err(sqlx::Error::WorkerCrashed)
+                    }
+                    Err(_) => Err(timed_out(after)),
+                }
             }
         };
         let tx = match open().await {
