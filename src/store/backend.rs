@@ -18,6 +18,18 @@ pub struct PoolStatus {
     pub max: u32,
 }
 
+impl PoolStatus {
+    /// The occupancy of a sqlx pool.
+    pub(super) fn of<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> Self {
+        PoolStatus {
+            name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
+}
+
 /// One database: Postgres or the embedded SQLite file.
 pub trait Backend: Clone + Send + Sync + 'static {
     /// The sqlx driver that runs [`super::query::Sql`].

@@ -98,15 +98,6 @@ impl SqlStore<SqliteBackend> {
     }
 }
 
-fn status(name: &'static str, pool: &SqlitePool) -> PoolStatus {
-    PoolStatus {
-        name,
-        size: pool.size(),
-        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-        max: pool.options().get_max_connections(),
-    }
-}
-
 impl Backend for SqliteBackend {
     type Db = Sqlite;
 
@@ -132,7 +123,7 @@ impl Backend for SqliteBackend {
     }
 
     fn pool_status(&self) -> Vec<PoolStatus> {
-        vec![status("main", &self.reads), status("write", &self.writer)]
+        vec![PoolStatus::of("main", &self.reads), PoolStatus::of("write", &self.writer)]
     }
 
     async fn close(&self) {

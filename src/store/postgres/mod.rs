@@ -136,13 +136,7 @@ impl Backend for PgBackend {
     }
 
     fn pool_status(&self) -> Vec<PoolStatus> {
-        let main = PoolStatus {
-            name: "main",
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.pool.options().get_max_connections(),
-        };
-        vec![main, self.pipelines.status()]
+        vec![PoolStatus::of("main", &self.pool), self.pipelines.status()]
     }
 
     async fn close(&self) {
