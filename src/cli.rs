@@ -116,6 +116,9 @@ impl ServeSettings {
     }
 }
 
+/// How often each process prunes the change feed.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 async fn serve<S: Store>(
     store: S,
     store_settings: &StoreSettings,
@@ -143,6 +146,7 @@ async fn serve<S: Store>(
     if let Some(limiter) = &state.rate_limiter {
         limiter.spawn_janitor(Duration::from_secs(60));
     }
+    crate::retention::spawn_pruning(store.clone(), settings.limits.changes_retention_days, PRUNE_EVERY);
     let app = crate::app(state.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

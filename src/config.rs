@@ -127,11 +127,14 @@ pub struct Limits {
     /// Seconds a request may run before it is abandoned (and its transaction rolled back) with 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Days the change feed keeps its events; a cursor older than the oldest kept one answers 410.
+    #[arg(long, env = "CHANGES_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub changes_retention_days: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { body_limit_bytes: 256 * 1024, request_timeout_secs: 30 }
+        Limits { body_limit_bytes: 256 * 1024, request_timeout_secs: 30, changes_retention_days: 30 }
     }
 }
 

@@ -37,6 +37,12 @@ pub enum ApiError {
     /// 410: a CRM contact merged into another one.
     #[error("this contact was merged into contact {merged_into}")]
     Gone { merged_into: i64 },
+    /// 410: a change-feed cursor older than the oldest kept event.
+    #[error(
+        "events after this cursor were pruned (the feed keeps {retention_days} days): resync from the \
+         current state, then follow the feed from a cursor taken before the resync"
+    )]
+    CursorExpired { retention_days: u32 },
     /// 405 with `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -80,7 +86,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::Gone { .. } | ApiError::CursorExpired { .. } => StatusCode::GONE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -104,6 +110,7 @@ impl ApiError {
             ApiError::NoRoute => "no-route",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Gone { .. } => "gone",
+            ApiError::CursorExpired { .. } => "cursor-expired",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::PayloadTooLarge => "payload-too-large",

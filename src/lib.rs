@@ -21,6 +21,7 @@ pub mod log_writer;
 pub mod observability;
 pub mod rate_limit;
 pub mod request_context;
+pub mod retention;
 pub mod server;
 pub mod state;
 pub mod store;

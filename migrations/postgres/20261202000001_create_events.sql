@@ -24,5 +24,5 @@ CREATE TABLE event_horizons (
     id         BIGINT NOT NULL
 );
 
--- SHA-256 of the stored contact set, so an identical re-send is recognised inside the replace.
-ALTER TABLE properties ADD COLUMN contact_set_hash BYTEA;
+-- SHA-256 (hex) of the stored contact set, so an identical re-send is recognised inside the replace.
+ALTER TABLE properties ADD COLUMN contact_set_hash TEXT;

@@ -48,8 +48,15 @@ const NO_REVISION: i64 = -1;
 /// How often a replace under an `If-Match` list follows the set to another revision of the list.
 const MAX_LIST_ATTEMPTS: usize = 3;
 
-/// The replace use case: store `set` as the property's new revision. `accepted`: the revisions
-/// `If-Match` allows (`None`: any).
+/// What a replace did: stored `revision`, or (`changed: false`) found it equal to `revision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replaced {
+    pub revision: i64,
+    pub changed: bool,
+}
+
+/// The replace use case: store `set` as the property's new revision, unless it equals the stored
+/// one. `accepted`: the revisions `If-Match` allows (`None`: any).
 pub async fn replace<S: Store>(
     dialect: &'static str,
     state: &AppState<S>,
@@ -57,7 +64,7 @@ pub async fn replace<S: Store>(
     property_id: &str,
     set: &ContactSet,
     accepted: Option<&[i64]>,
-) -> Result<i64, ApiError> {
+) -> Result<Replaced, ApiError> {
     // The store compares one expected revision atomically. With a list, the first is tried; a
     // mismatch reports the current revision, and when that one is listed too it is tried in turn
     // (a 412 then only ever means the set is at a revision the client did not list).
@@ -73,7 +80,12 @@ pub async fn replace<S: Store>(
             ReplaceOutcome::Replaced { revision } => {
                 metrics::counter!("contact_set_replaces_total", "dialect" => dialect).increment(1);
                 tracing::info!(property_id, revision, contacts = set.contacts.len(), "contact set replaced");
-                return Ok(revision);
+                return Ok(Replaced { revision, changed: true });
+            }
+            ReplaceOutcome::Unchanged { revision } => {
+                metrics::counter!("contact_set_unchanged_total", "dialect" => dialect).increment(1);
+                tracing::info!(property_id, revision, "contact set unchanged: equal to the stored one");
+                return Ok(Replaced { revision, changed: false });
             }
             ReplaceOutcome::PropertyNotFound => return Err(ApiError::NotFound("property")),
             ReplaceOutcome::RevisionMismatch { current }
@@ -116,6 +128,9 @@ pub fn if_match_revisions(headers: &HeaderMap) -> Result<Option<Vec<i64>>, ApiEr
 struct SetData<'a> {
     contacts: &'a [Contact],
     revision: i64,
+    /// On a PUT only: whether it stored a new revision (false: the set equalled the stored one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<bool>,
 }
 
 /// Booking's error entry.
@@ -147,9 +162,9 @@ struct Meta {
     ruid: String,
 }
 
-fn success(set: &StoredContactSet) -> Response {
+fn success(set: &StoredContactSet, changed: Option<bool>) -> Response {
     let body = Envelope {
-        data: Some(SetData { contacts: &set.set.contacts, revision: set.revision }),
+        data: Some(SetData { contacts: &set.set.contacts, revision: set.revision, changed }),
         warnings: vec![],
         errors: vec![],
         meta: Meta { ruid: request_context::request_id() },
@@ -227,9 +242,9 @@ pub fn render_error(e: ApiError) -> Response {
     failure(e)
 }
 
-fn render(result: Result<StoredContactSet, ApiError>) -> Response {
+fn render(result: Result<(StoredContactSet, Option<bool>), ApiError>) -> Response {
     match result {
-        Ok(set) => success(&set),
+        Ok((set, changed)) => success(&set, changed),
         Err(e) => failure(e),
     }
 }
@@ -251,9 +266,9 @@ pub async fn replace_contact_set<S: Store>(
             let accepted = if_match_revisions(req.headers())?;
             let bytes = json_body(req, &state).await?;
             let set = validate(&parse_json(&bytes)?, &ParseOptions::BOOKING)?;
-            let revision =
+            let Replaced { revision, changed } =
                 replace("booking", &state, &caller, &property_id, &set, accepted.as_deref()).await?;
-            Ok(StoredContactSet { revision, set })
+            Ok((StoredContactSet { revision, set }, Some(changed)))
         }
         .await,
     )
@@ -271,7 +286,7 @@ pub async fn get_contact_set<S: Store>(
             let Path(property_id) = path?;
             let caller = caller?;
             caller.require(Scope::Read)?;
-            read(&state, &caller, &property_id).await
+            Ok((read(&state, &caller, &property_id).await?, None))
         }
         .await,
     )

@@ -242,7 +242,7 @@ pub async fn upsert_customer_contacts<S: Store>(
             errors.finish_some(customer_id.zip(request)).map_err(Failure::Invalid)?;
         let written = state
             .store
-            .upsert_customer_contacts(&caller.tenant_id, &customer_id, &request.contacts)
+            .upsert_customer_contacts(&caller.tenant_id, &customer_id, &request.contacts, &caller.key_name)
             .await
             .map_err(ApiError::from)?;
         let outcome = if written == Written::Created { "created" } else { "updated" };

@@ -11,6 +11,7 @@ use axum::Router;
 use crate::state::AppState;
 use crate::store::Store;
 
+pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
@@ -73,6 +74,8 @@ pub fn routes<S: Store>() -> Routes<S> {
             "/api/v1/properties/{property_id}/contacts/revisions/{revision}",
             revisions::get_contact_set_revision::<S>,
         )
+        // change feed
+        .add(M::GET, "/api/v1/changes", changes::list_changes::<S>)
         // Booking.com-compatible contact sets
         .add(M::GET, "/contacts-api/properties/{property_id}/contacts", contact_sets::get_contact_set::<S>)
         .add(

@@ -28,7 +28,8 @@ pub async fn put_property<S: Store>(
     Json(body): Json<PutPropertyRequest>,
 ) -> ApiResult<Response> {
     let changes = body.parse(&property_id).map_err(ApiError::Validation)?;
-    let (property, written) = state.store.put_property(&caller.tenant_id, &property_id, changes).await?;
+    let (property, written) =
+        state.store.put_property(&caller.tenant_id, &property_id, changes, &caller.key_name).await?;
     Ok(match written {
         Written::Created => {
             let location = format!("/api/v1/properties/{property_id}");
@@ -59,7 +60,7 @@ pub async fn delete_property<S: Store>(
     Admin(caller): Admin,
     Path(property_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if state.store.delete_property(&caller.tenant_id, &property_id).await? {
+    if state.store.delete_property(&caller.tenant_id, &property_id, &caller.key_name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("property"))

@@ -235,6 +235,9 @@ fn parse_json_object(bytes: &[u8]) -> Result<Value, SuFailure> {
     }
 }
 
+/// The `Message` of a set equal to the stored one: nothing was stored.
+pub const UNCHANGED_MESSAGE: &str = "Property Contact-Details Unchanged: identical to the stored set";
+
 /// `POST .../property/contact/set`: replace the property's whole contact set (write scope).
 #[tracing::instrument(skip_all)]
 pub async fn set_contacts<S: Store>(State(state): State<AppState<S>>, req: Request) -> Response {
@@ -245,14 +248,15 @@ pub async fn set_contacts<S: Store>(State(state): State<AppState<S>>, req: Reque
         let property_id = resolve_hotel(&state, &caller, &body).await?;
         let set = validate(&body, &ParseOptions::SU)?;
         // A property deleted since `resolve_hotel` is, in SU's terms, an unknown hotel.
-        replace("su", &state, &caller, &property_id, &set, None)
+        let replaced = replace("su", &state, &caller, &property_id, &set, None)
             .await
             .map_err(|e| unknown_hotel(e, &property_id))?;
-        Ok::<_, SuFailure>(())
+        Ok::<_, SuFailure>(replaced.changed)
     }
     .await;
     match result {
-        Ok(()) => ok(Vec::<()>::new(), "Property Contact-Details Created Successfully"),
+        Ok(true) => ok(Vec::<()>::new(), "Property Contact-Details Created Successfully"),
+        Ok(false) => ok(Vec::<()>::new(), UNCHANGED_MESSAGE),
         Err(f) => render_failure(f),
     }
 }

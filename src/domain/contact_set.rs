@@ -444,6 +444,17 @@ pub struct ContactSet {
     pub contacts: Vec<Contact>,
 }
 
+impl ContactSet {
+    /// SHA-256 (hex) of the set as stored: equal sets, and only they, have equal fingerprints, so
+    /// the store recognises an identical re-send without reading the stored set back. Order counts:
+    /// the same contacts in another order are another set (a read returns them in the new order).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(&self.contacts).expect("a contact set serialises");
+        hex::encode(Sha256::digest(json))
+    }
+}
+
 /// One contact: a person serving one or more profile types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {

@@ -1,5 +1,6 @@
 //! Domain types that are valid by construction.
 
+pub mod change;
 pub mod contact_set;
 pub mod crm;
 pub mod customer;

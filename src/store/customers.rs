@@ -12,9 +12,11 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use super::backend::{Backend, SqlStore};
+use super::changes;
 use super::error::{StoreError, StoreResult};
 use super::query::query;
 use super::write::{now, Written};
+use crate::domain::change::Change;
 use crate::domain::customer::{ContactType, ContactUpdates, CustomerContact, CustomerId};
 
 /// A stored contact and when it was last replaced.
@@ -43,6 +45,7 @@ pub trait CustomerStore: Send + Sync {
         tenant: &str,
         customer_id: &CustomerId,
         contacts: &ContactUpdates,
+        actor: &str,
     ) -> impl Future<Output = StoreResult<Written>> + Send;
 
     /// The customer and its contacts in one query; `None` when the tenant has no such customer.
@@ -137,6 +140,7 @@ impl<B: Backend> CustomerStore for SqlStore<B> {
         tenant: &str,
         customer_id: &CustomerId,
         contacts: &ContactUpdates,
+        actor: &str,
     ) -> StoreResult<Written> {
         let now = now();
         let mut tx = self.backend.begin_write().await?;
@@ -164,6 +168,15 @@ impl<B: Backend> CustomerStore for SqlStore<B> {
             });
             insert.push(ON_CONFLICT_REPLACE);
             insert.execute(&mut tx).await?;
+            let types = contacts.contacts().iter().map(|c| c.contact_type.as_str().to_owned()).collect();
+            changes::record(
+                &mut tx,
+                tenant,
+                actor,
+                now,
+                &Change::customer_contacts(customer_id.as_str(), types),
+            )
+            .await?;
             Ok(if created_at == now { Written::Created } else { Written::Updated })
         }
         .await;

@@ -1,7 +1,7 @@
 //! Storage: one trait per aggregate with a method per use case, written once over a [`Backend`].
 //!
 //! Layout: one module per aggregate ([`keys`], [`properties`], [`contact_sets`], [`crm`],
-//! [`customers`]) holds its trait, its types and its SQL; [`postgres`] and [`sqlite`] hold what
+//! [`customers`], [`changes`]) holds its trait, its types and its SQL; [`postgres`] and [`sqlite`] hold what
 //! differs per database (pools, migrations, transactions, the contact set's hot paths);
 //! [`query`] is how the aggregates run SQL on either one.
 //!
@@ -9,7 +9,7 @@
 //! - Every repository statement is sqlx, through [`query::Sql`], written once for both backends
 //!   with `$n` placeholders. A new query goes there, in its aggregate's module.
 //! - On Postgres, only the contact set's read and replace run on tokio-postgres
-//!   (`postgres/read_pool.rs`, `postgres/replace.rs`), because they need pipelining, which sqlx
+//!   (`postgres/pipeline.rs`, `postgres/replace.rs`), because they need pipelining, which sqlx
 //!   cannot do: concurrent reads share a connection, and the replace sends its six statements in one
 //!   round trip. A query joins them only if a benchmark shows it needs the same.
 //!
@@ -18,6 +18,7 @@
 use std::future::Future;
 
 mod backend;
+pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
@@ -31,6 +32,7 @@ mod sqlite;
 mod write;
 
 pub use backend::{Backend, PoolStatus, SqlStore};
+pub use changes::{ChangeStore, Feed};
 pub use contact_sets::{
     ContactSetPaths, ContactSetRevision, ContactSetStore, ReplaceOutcome, RevisionSummary, StoredContactSet,
 };
@@ -45,12 +47,21 @@ pub use write::Written;
 
 /// Every aggregate's traits, for callers that use a concrete store.
 pub mod prelude {
-    pub use super::{ContactSetStore, CrmStore, CustomerStore, KeyStore, PropertyStore, Store};
+    pub use super::{ChangeStore, ContactSetStore, CrmStore, CustomerStore, KeyStore, PropertyStore, Store};
 }
 
 /// The whole store the service needs.
 pub trait Store:
-    KeyStore + PropertyStore + ContactSetStore + CrmStore + CustomerStore + Clone + Send + Sync + 'static
+    KeyStore
+    + PropertyStore
+    + ContactSetStore
+    + CrmStore
+    + CustomerStore
+    + ChangeStore
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
     /// Runs the backend's embedded migrations.
     fn migrate(&self) -> impl Future<Output = StoreResult<()>> + Send;

@@ -5,10 +5,12 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use super::backend::{Backend, SqlStore};
+use super::changes;
 use super::crm::unlink_property;
 use super::error::{StoreError, StoreResult};
 use super::query::{query, Sql, SqlConn};
-use super::write::Written;
+use super::write::{now, Written};
+use crate::domain::change::{Change, ChangeType};
 pub use crate::domain::property::{ChannelMapping, PropertyChanges};
 
 /// A property of a tenant, with its channel listings.
@@ -29,6 +31,7 @@ pub trait PropertyStore: Send + Sync {
         tenant: &str,
         id: &str,
         changes: PropertyChanges,
+        actor: &str,
     ) -> impl Future<Output = StoreResult<(Property, Written)>> + Send;
     fn get_property(
         &self,
@@ -43,7 +46,12 @@ pub trait PropertyStore: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<Property>>> + Send;
     /// Removes a property with everything hanging off it; false when it did not exist.
-    fn delete_property(&self, tenant: &str, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn delete_property(
+        &self,
+        tenant: &str,
+        id: &str,
+        actor: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// A property LEFT JOINed to one of its channel mappings (null channel: the property has none).
@@ -103,8 +111,9 @@ async fn write_property(
     tenant: &str,
     id: &str,
     changes: PropertyChanges,
+    actor: &str,
 ) -> StoreResult<(Property, Written)> {
-    let now = Utc::now();
+    let now = now();
     // Insert-or-nothing first: racing creators cannot both "create".
     let inserted = query(
         "INSERT INTO properties (tenant_id, id, name, contact_set_revision, created_at, updated_at) \
@@ -150,6 +159,8 @@ async fn write_property(
     let property = load_property(conn, tenant, id)
         .await?
         .ok_or_else(|| StoreError::Other("property vanished".into()))?;
+    let kind = if inserted { ChangeType::PropertyCreated } else { ChangeType::PropertyUpdated };
+    changes::record(conn, tenant, actor, now, &Change::property(kind, id)).await?;
     Ok((property, if inserted { Written::Created } else { Written::Updated }))
 }
 
@@ -162,9 +173,10 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
         tenant: &str,
         id: &str,
         changes: PropertyChanges,
+        actor: &str,
     ) -> StoreResult<(Property, Written)> {
         let mut tx = self.backend.begin_write().await?;
-        let result = write_property(&mut tx, tenant, id, changes).await;
+        let result = write_property(&mut tx, tenant, id, changes, actor).await;
         Self::settle(tx, result, |_| true).await
     }
 
@@ -189,7 +201,7 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
         Ok(assemble_properties(rows))
     }
 
-    async fn delete_property(&self, tenant: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_property(&self, tenant: &str, id: &str, actor: &str) -> StoreResult<bool> {
         let mut tx = self.backend.begin_write().await?;
         let result = async {
             // CRM contacts linking the property change with it: unlinked, version bumped and a
@@ -200,6 +212,16 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
                 .bind(id)
                 .execute(&mut tx)
                 .await?;
+            if deleted == 1 {
+                changes::record(
+                    &mut tx,
+                    tenant,
+                    actor,
+                    now(),
+                    &Change::property(ChangeType::PropertyDeleted, id),
+                )
+                .await?;
+            }
             Ok(deleted == 1)
         }
         .await;

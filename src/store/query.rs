@@ -189,6 +189,13 @@ pub trait SqlConn: Send {
     const KEY_SHARE: &'static str;
     /// The prefix that turns a query into its plan.
     const EXPLAIN: &'static str;
+    /// Appended to a `SELECT` that claims work rows other sessions may be claiming too: `FOR UPDATE
+    /// SKIP LOCKED` on Postgres (each session gets other rows); nothing on SQLite (one writer).
+    const CLAIM_ROWS: &'static str;
+    /// A condition on `events.tx`: the writing transaction is over, so no event that becomes
+    /// visible later can sort before this one (see the events migration). Always true on SQLite,
+    /// whose one writer commits in id order.
+    const SETTLED_EVENTS: &'static str;
 
     fn execute(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
     fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<Vec<R>>> + Send;
@@ -205,6 +212,8 @@ pub trait Driver: sqlx::Database {
     const LOCK_ROWS: &'static str;
     const KEY_SHARE: &'static str;
     const EXPLAIN: &'static str;
+    const CLAIM_ROWS: &'static str;
+    const SETTLED_EVENTS: &'static str;
 
     fn execute(conn: &mut Self::Connection, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
     fn fetch_all<R: Record>(
@@ -292,6 +301,8 @@ impl Driver for Postgres {
     const LOCK_ROWS: &'static str = " FOR UPDATE";
     const KEY_SHARE: &'static str = " FOR KEY SHARE";
     const EXPLAIN: &'static str = "EXPLAIN ";
+    const CLAIM_ROWS: &'static str = " FOR UPDATE SKIP LOCKED";
+    const SETTLED_EVENTS: &'static str = "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
     driver_functions!(PgConnection, pg_arguments);
 }
 
@@ -299,6 +310,8 @@ impl Driver for Sqlite {
     const LOCK_ROWS: &'static str = "";
     const KEY_SHARE: &'static str = "";
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
+    const CLAIM_ROWS: &'static str = "";
+    const SETTLED_EVENTS: &'static str = "TRUE";
     driver_functions!(SqliteConnection, sqlite_arguments);
 }
 

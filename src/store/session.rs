@@ -193,6 +193,8 @@ impl<DB: Driver> SqlConn for Conn<DB> {
     const LOCK_ROWS: &'static str = DB::LOCK_ROWS;
     const KEY_SHARE: &'static str = DB::KEY_SHARE;
     const EXPLAIN: &'static str = DB::EXPLAIN;
+    const CLAIM_ROWS: &'static str = DB::CLAIM_ROWS;
+    const SETTLED_EVENTS: &'static str = DB::SETTLED_EVENTS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
         on_live_connection!(self, sql, DB::execute)
@@ -212,6 +214,8 @@ impl<DB: Driver> SqlConn for Tx<DB> {
     const LOCK_ROWS: &'static str = DB::LOCK_ROWS;
     const KEY_SHARE: &'static str = DB::KEY_SHARE;
     const EXPLAIN: &'static str = DB::EXPLAIN;
+    const CLAIM_ROWS: &'static str = DB::CLAIM_ROWS;
+    const SETTLED_EVENTS: &'static str = DB::SETTLED_EVENTS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
         bounded(self.query_timeout, DB::execute(&mut *self.tx, sql)).await

@@ -17,11 +17,14 @@ use sqlx::types::Json;
 use sqlx::{Row, Sqlite, SqlitePool};
 
 use super::backend::{Backend, PoolStatus, SqlStore};
+use super::changes;
 use super::contact_sets::rows::{profiles_column, Columns, ContactRow, CONTACT_SET_SELECT};
-use super::contact_sets::{ContactSetPaths, ReplaceOutcome};
+use super::contact_sets::{why_not_bumped, ContactSetPaths, ReplaceOutcome};
 use super::error::{StoreError, StoreResult};
 use super::query::query;
 use super::session::{Conn, Limits, Tx};
+use super::write::now;
+use crate::domain::change::Change;
 use crate::domain::contact_set::{Contact, ContactSet, ProfileType};
 
 /// The embedded store.
@@ -151,34 +154,38 @@ impl ContactSetPaths for SqliteBackend {
         expected_revision: Option<i64>,
         author: &str,
     ) -> StoreResult<ReplaceOutcome> {
-        let now = chrono::Utc::now();
+        let now = now();
+        let fingerprint = set.fingerprint();
         let mut tx = Backend::begin_write(self).await?;
-        // The If-Match check is part of the bump; the write lock (BEGIN IMMEDIATE) serialises replaces.
+        // The If-Match check and the identical-set check are part of the bump; the write lock
+        // (BEGIN IMMEDIATE) serialises replaces.
         let bumped: Option<(i64,)> = query(
-            "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3 \
+            "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3, \
+             contact_set_hash = $5 \
              WHERE tenant_id = $1 AND id = $2 AND ($4 IS NULL OR contact_set_revision = $4) \
+             AND contact_set_hash IS NOT $5 \
              RETURNING contact_set_revision",
         )
         .bind(tenant)
         .bind(property_id)
         .bind(now)
         .bind(expected_revision)
+        .bind(fingerprint.as_str())
         .fetch_optional(&mut tx)
         .await?;
         let Some((revision,)) = bumped else {
-            let current: Option<(i64,)> =
-                query("SELECT contact_set_revision FROM properties WHERE tenant_id = $1 AND id = $2")
-                    .bind(tenant)
-                    .bind(property_id)
-                    .fetch_optional(&mut tx)
-                    .await?;
+            let current: Option<(i64, Option<String>)> = query(
+                "SELECT contact_set_revision, contact_set_hash FROM properties WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant)
+            .bind(property_id)
+            .fetch_optional(&mut tx)
+            .await?;
             // A dropped transaction only queues its ROLLBACK; end it now so the write lock
             // is not held until the connection's next use.
             tx.rollback().await?;
-            return Ok(match current {
-                None => ReplaceOutcome::PropertyNotFound,
-                Some((current,)) => ReplaceOutcome::RevisionMismatch { current },
-            });
+            return why_not_bumped(current, expected_revision, &fingerprint)
+                .ok_or_else(|| StoreError::Other("the bump matched no row under the write lock".into()));
         };
         // The phones go with their contacts (ON DELETE CASCADE): one statement, not two.
         query("DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2")
@@ -246,6 +253,7 @@ impl ContactSetPaths for SqliteBackend {
         .bind(Json(&set.contacts))
         .execute(&mut tx)
         .await?;
+        changes::record(&mut tx, tenant, author, now, &Change::contact_set(property_id, revision)).await?;
         tx.commit().await?;
         Ok(ReplaceOutcome::Replaced { revision })
     }

@@ -125,6 +125,19 @@ impl TestApp {
         assert!(revoked);
     }
 
+    /// Prunes the change feed's events older than `before`, as the pruning task does.
+    pub async fn prune_changes(&self, before: chrono::DateTime<chrono::Utc>) -> u64 {
+        match &self.backend {
+            Backend::Sqlite(s) => s.prune_changes(before, 1000).await.unwrap(),
+            Backend::Postgres(s) => s.prune_changes(before, 1000).await.unwrap(),
+        }
+    }
+
+    /// The Postgres test schema's pool, for tests that act on the database beside the service.
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        self.pg_schema.as_ref().map(|s| &s.pool)
+    }
+
     /// Starts a request; finish it with [`Call::send`].
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
         Call { app: self, builder: Request::builder().method(method).uri(path), body: Body::empty() }

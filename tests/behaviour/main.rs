@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod changes;
 mod contact_sets;
 mod crm;
 mod crm_concurrency;

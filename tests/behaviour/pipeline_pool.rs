@@ -25,12 +25,17 @@ async fn store_named(schema: &PgSchema, app: &str) -> PgStore {
     let store = PgStore::from_pool(pool);
     store.migrate().await.unwrap();
     store.create_key(generate_key("t1", "test", vec![Scope::Write]).record).await.unwrap();
-    store.put_property("t1", "p1", PropertyChanges::default()).await.unwrap();
+    store.put_property("t1", "p1", PropertyChanges::default(), "test").await.unwrap();
     store
 }
 
+/// A valid set, another one at every call: an identical re-send would store nothing.
 fn contact_set() -> ContactSet {
-    ContactSet::parse(&set(vec![sarah()]), &ParseOptions::BOOKING).expect("a valid set")
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut contact = sarah();
+    contact["contact_person"]["name"] = serde_json::json!(format!("Sarah Jansen {n}"));
+    ContactSet::parse(&set(vec![contact]), &ParseOptions::BOOKING).expect("a valid set")
 }
 
 async fn replace(store: &PgStore, expected: Option<i64>) -> ReplaceOutcome {
@@ -110,8 +115,8 @@ async fn a_read_connection_closed_by_the_server_is_replaced() {
 async fn replaces_use_a_bounded_number_of_connections() {
     let Some(schema) = PgSchema::create(2).await else { return };
     let store = store_named(&schema, "pipeline-bound").await;
-    let set = contact_set();
-    let burst = (0..20).map(|_| store.replace_contact_set("t1", "p1", &set, None, "test"));
+    let sets: Vec<_> = (0..20).map(|_| contact_set()).collect();
+    let burst = sets.iter().map(|set| store.replace_contact_set("t1", "p1", set, None, "test"));
     let mut revisions: Vec<i64> = futures_util::future::join_all(burst)
         .await
         .into_iter()
@@ -161,8 +166,8 @@ async fn replace_connections_closed_by_the_server_are_replaced() {
     let Some(schema) = PgSchema::create(2).await else { return };
     let app = format!("pipeline-closed-{}", uuid::Uuid::new_v4().simple());
     let store = store_named(&schema, &app).await;
-    let set = contact_set();
-    let burst = (0..4).map(|_| store.replace_contact_set("t1", "p1", &set, None, "test"));
+    let sets: Vec<_> = (0..4).map(|_| contact_set()).collect();
+    let burst = sets.iter().map(|set| store.replace_contact_set("t1", "p1", set, None, "test"));
     for r in futures_util::future::join_all(burst).await {
         r.unwrap();
     }

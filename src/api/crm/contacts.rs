@@ -150,7 +150,10 @@ pub async fn delete_contact<S: Store>(
     Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_contact(&caller.tenant_id, id, if_match(&headers)?.as_ref()).await??;
+    state
+        .store
+        .delete_contact(&caller.tenant_id, id, if_match(&headers)?.as_ref(), &caller.key_name)
+        .await??;
     Ok(StatusCode::NO_CONTENT)
 }
 

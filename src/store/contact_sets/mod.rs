@@ -32,11 +32,35 @@ pub enum ReplaceOutcome {
     Replaced {
         revision: i64,
     },
+    /// The set equals the stored one: nothing was written, no revision, no event.
+    Unchanged {
+        revision: i64,
+    },
     PropertyNotFound,
     /// `expected_revision` was given and is not the stored one.
     RevisionMismatch {
         current: i64,
     },
+}
+
+/// Why a replace's bump matched no row, from the property's current `(revision, fingerprint)`
+/// read after it: no such property, a stale `If-Match`, or an identical set. `None`: none of them
+/// (another replace committed in between), so the replace may run again.
+pub(crate) fn why_not_bumped(
+    current: Option<(i64, Option<String>)>,
+    expected_revision: Option<i64>,
+    fingerprint: &str,
+) -> Option<ReplaceOutcome> {
+    let Some((revision, stored)) = current else {
+        return Some(ReplaceOutcome::PropertyNotFound);
+    };
+    if expected_revision.is_some_and(|expected| expected != revision) {
+        Some(ReplaceOutcome::RevisionMismatch { current: revision })
+    } else if stored.as_deref() == Some(fingerprint) {
+        Some(ReplaceOutcome::Unchanged { revision })
+    } else {
+        None
+    }
 }
 
 /// One entry of a property's contact-set history.
@@ -58,8 +82,9 @@ pub struct ContactSetRevision {
 
 /// Contact-set use cases.
 pub trait ContactSetStore: Send + Sync {
-    /// Replaces a property's whole contact set and records it as a new revision, in one
-    /// transaction with a fixed number of statements.
+    /// Replaces a property's whole contact set, records it as a new revision and records a
+    /// `contact_set.replaced` event, in one transaction with a fixed number of statements; a set
+    /// equal to the stored one (same fingerprint) changes nothing.
     fn replace_contact_set(
         &self,
         tenant: &str,

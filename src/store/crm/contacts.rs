@@ -10,11 +10,13 @@ use super::rows::{
 use super::{
     refuse_on, ContactPage, CrmResult, CrmStore, MergeOutcome, Page, Paged, Refusal, INCLUDED_REVISIONS,
 };
+use crate::domain::change::{Change, ChangeType};
 use crate::domain::crm::{
     Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, Note,
     NoteDraft, Operation, Revision, MAX_ITEMS,
 };
 use crate::store::backend::{Backend, SqlStore};
+use crate::store::changes;
 use crate::store::error::StoreResult;
 use crate::store::query::query;
 use crate::store::write::now;
@@ -177,15 +179,23 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     }
 
     #[tracing::instrument(skip_all, fields(contact_id = id))]
-    async fn delete_contact(&self, tenant: &str, id: i64, if_match: Option<&IfMatch>) -> CrmResult<()> {
+    async fn delete_contact(
+        &self,
+        tenant: &str,
+        id: i64,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<()> {
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
+            let version = refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
             query("DELETE FROM crm_contacts WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant)
                 .bind(id)
                 .execute(&mut tx)
                 .await?;
+            let change = Change::contact(ChangeType::ContactDeleted, id, version);
+            changes::record(&mut tx, tenant, author, now(), &change).await?;
             Ok(Ok(()))
         }
         .await;

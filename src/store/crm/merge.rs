@@ -5,7 +5,9 @@ use sqlx::types::Json;
 
 use super::queries::{clear_collection, fetch_contacts, insert_revisions, promote_oldest};
 use super::MergeOutcome;
+use crate::domain::change::Change;
 use crate::domain::crm::{Operation, MAX_ITEMS, MAX_LIST};
+use crate::store::changes;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::query::{query, SqlConn};
 use crate::store::write::now;
@@ -146,6 +148,7 @@ pub(super) async fn merge<C: SqlConn>(
     let (p, s) = (get(primary)?, get(secondary)?);
     insert_revisions(&mut *conn, tenant, &[(p, Operation::Merge), (s, Operation::MergedInto)], author)
         .await?;
+    changes::record(&mut *conn, tenant, author, at, &Change::merge(primary, secondary, p.version)).await?;
     let primary_contact = p.clone();
     Ok(MergeOutcome::Merged {
         primary: Box::new(primary_contact),

@@ -151,12 +151,14 @@ pub trait CrmStore: Send + Sync {
         author: &str,
     ) -> impl Future<Output = CrmResult<Contact>> + Send;
 
-    /// Removes a contact with everything hanging off it.
+    /// Removes a contact with everything hanging off it; the `contact.deleted` event carries the
+    /// version it had.
     fn delete_contact(
         &self,
         tenant: &str,
         id: i64,
         if_match: Option<&IfMatch>,
+        author: &str,
     ) -> impl Future<Output = CrmResult<()>> + Send;
 
     /// Adds an address, email or telephone; the first of its collection, or one sent with

@@ -10,10 +10,12 @@ use super::rows::{
     TELEPHONE_SELECT,
 };
 use super::{CrmResult, Refusal};
+use crate::domain::change::{Change, ChangeType};
 use crate::domain::crm::{
     AddressDraft, Contact, ContactDraft, ContactFilter, ContactQuery, CustomField, EmailDraft, IfMatch,
     ItemDraft, ListStamp, Operation, TelephoneDraft,
 };
+use crate::store::changes;
 use crate::store::error::StoreResult;
 use crate::store::query::{query, Sql, SqlConn};
 use crate::store::write::now;
@@ -198,7 +200,8 @@ pub(super) async fn finish<C: SqlConn>(
     record(conn, tenant, id, op, author).await
 }
 
-/// Reloads the contact and appends its current version as a revision.
+/// Reloads the contact, appends its current version as a revision and records the change
+/// (`contact.created` for a create, else `contact.updated`).
 pub(super) async fn record<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
@@ -208,6 +211,9 @@ pub(super) async fn record<C: SqlConn>(
 ) -> CrmResult<Contact> {
     let contact = refuse_on!(load_contact(conn, tenant, id).await?);
     insert_revisions(conn, tenant, &[(&contact, op)], author).await?;
+    let kind = if op == Operation::Create { ChangeType::ContactCreated } else { ChangeType::ContactUpdated };
+    changes::record(conn, tenant, author, contact.updated_at, &Change::contact(kind, id, contact.version))
+        .await?;
     Ok(Ok(contact))
 }
 

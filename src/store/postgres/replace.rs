@@ -6,13 +6,15 @@
 //! service reached 0.6 of pgbench's rate running the same statements. Pipelined, the backend runs the
 //! whole transaction in one wake-up and holds the property's row lock for no client round trip.
 //!
-//! The statements: `BEGIN`; bump the revision and record the new set in the history (one statement:
-//! the bump's `RETURNING` feeds the history row); delete the old contacts (their phones go by `ON
+//! The statements: `BEGIN`; bump the revision, record the new set in the history and record the
+//! `contact_set.replaced` event (one statement: the bump's `RETURNING` feeds the history row, whose
+//! `RETURNING` feeds the event); delete the old contacts (their phones go by `ON
 //! DELETE CASCADE`); insert the contacts, then their phones, each as one statement over arrays
 //! (`unnest`), so the text is the same for every set and prepared once per connection; `COMMIT`.
 //!
 //! Nothing waits for the bump before the rest is sent, so a bump that matches no row (no such
-//! property, or `If-Match` stale) must stop the transaction by itself: the history row then takes a
+//! property, `If-Match` stale, or a set equal to the stored one by fingerprint) must stop the
+//! transaction by itself: the history row then takes a
 //! null revision, which its `NOT NULL` rejects, and every later statement fails as "transaction
 //! aborted", so the `COMMIT` ends in a rollback. That one error is read back as "not bumped".
 //!
@@ -34,21 +36,28 @@ use tokio_postgres::Row;
 use super::client::client_error;
 use crate::domain::contact_set::{Address, ContactSet, ProfileType};
 use crate::store::contact_sets::rows::profiles_column;
-use crate::store::contact_sets::ReplaceOutcome;
+use crate::store::contact_sets::{why_not_bumped, ReplaceOutcome};
 use crate::store::error::{StoreError, StoreResult};
 
 const BEGIN: &str = "BEGIN";
 
 /// Bumps the revision (taking the property's row lock, so replaces of one property serialise; the
-/// `If-Match` check is in the same `WHERE`) and records the new set under the bumped revision.
+/// `If-Match` and identical-set checks are in the same `WHERE`), records the new set under the
+/// bumped revision and records the event.
 const BUMP_AND_RECORD: &str = "WITH bumped AS (\
-       UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = now() \
+       UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = now(), \
+         contact_set_hash = $7 \
        WHERE tenant_id = $1 AND id = $2 AND ($3::int8 IS NULL OR contact_set_revision = $3) \
-       RETURNING contact_set_revision) \
-     INSERT INTO contact_set_revisions \
+         AND contact_set_hash IS DISTINCT FROM $7 \
+       RETURNING contact_set_revision), \
+     recorded AS (INSERT INTO contact_set_revisions \
        (tenant_id, property_id, revision, created_at, created_by, contact_count, contacts) \
-     VALUES ($1, $2, (SELECT contact_set_revision FROM bumped), now(), $4, $5, $6) \
-     RETURNING revision";
+       VALUES ($1, $2, (SELECT contact_set_revision FROM bumped), now(), $4, $5, $6) \
+       RETURNING revision) \
+     INSERT INTO events (tenant_id, type, occurred_at, actor, data) \
+     SELECT $1, 'contact_set.replaced', now(), $4, \
+       jsonb_build_object('property_id', $2::text, 'revision', revision) FROM recorded \
+     RETURNING (data->>'revision')::int8";
 
 const DELETE_CONTACTS: &str = "DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2";
 
@@ -70,7 +79,12 @@ const BUMP_STEP: usize = 1;
 const COMMIT: &str = "COMMIT";
 const ROLLBACK: &str = "ROLLBACK";
 
-const CURRENT_REVISION: &str = "SELECT contact_set_revision FROM properties WHERE tenant_id = $1 AND id = $2";
+const CURRENT_REVISION: &str =
+    "SELECT contact_set_revision, contact_set_hash FROM properties WHERE tenant_id = $1 AND id = $2";
+
+/// How often a replace runs again when another replace of the property committed between its bump
+/// matching nothing and the read of why.
+const MAX_ATTEMPTS: usize = 3;
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
@@ -116,6 +130,21 @@ fn connection_gone(e: &tokio_postgres::Error) -> bool {
 
 /// Replaces the set on `client`, a connection of the pipeline pool that no one else is using.
 pub(super) async fn replace(client: &ClientWrapper, job: &Job) -> Result<ReplaceOutcome, Failure> {
+    let fingerprint = job.set.fingerprint();
+    for _ in 0..MAX_ATTEMPTS {
+        if let Some(outcome) = replace_once(client, job, &fingerprint).await? {
+            return Ok(outcome);
+        }
+    }
+    Err(Failure::Store(StoreError::Other("the contact set kept changing during the replace".into())))
+}
+
+/// One pipelined replace; `None` when its bump matched nothing for no reason still true after it.
+async fn replace_once(
+    client: &ClientWrapper,
+    job: &Job,
+    fingerprint: &str,
+) -> Result<Option<ReplaceOutcome>, Failure> {
     let Job { tenant, property_id, set, expected_revision, author } = job;
     let (tenant, property_id, author) = (tenant.as_str(), property_id.as_str(), author.as_str());
     // Nothing is sent before the pipeline but these prepares: a dead connection failing one is `Dead`.
@@ -138,7 +167,8 @@ pub(super) async fn replace(client: &ClientWrapper, job: &Job) -> Result<Replace
     let contacts = ContactColumns::new(set);
     let phones = PhoneColumns::new(set);
     let key: [Param; 2] = [&tenant, &property_id];
-    let bump: [Param; 6] = [&tenant, &property_id, expected_revision, &author, &contact_count, &history];
+    let bump: [Param; 7] =
+        [&tenant, &property_id, expected_revision, &author, &contact_count, &history, &fingerprint];
     let contact_params = contacts.params(&key);
     let phone_params = phones.params(&key);
     let params: [&[Param]; 5] = [&[], &bump, &key, &contact_params, &phone_params];
@@ -167,7 +197,7 @@ pub(super) async fn replace(client: &ClientWrapper, job: &Job) -> Result<Replace
             Ok(rows) if i == BUMP_STEP => revision = Some(bumped_revision(&rows).map_err(Failure::Store)?),
             Ok(_) => {}
             Err(e) if i == BUMP_STEP && not_bumped(&e) => {
-                return current_outcome(client, tenant, property_id, *expected_revision)
+                return current_outcome(client, tenant, property_id, *expected_revision, fingerprint)
                     .await
                     .map_err(Failure::Store);
             }
@@ -179,7 +209,7 @@ pub(super) async fn replace(client: &ClientWrapper, job: &Job) -> Result<Replace
     }
     let revision =
         revision.ok_or_else(|| Failure::Store(StoreError::Other("the bump returned nothing".into())))?;
-    Ok(ReplaceOutcome::Replaced { revision })
+    Ok(Some(ReplaceOutcome::Replaced { revision }))
 }
 
 fn bumped_revision(rows: &[Row]) -> StoreResult<i64> {
@@ -196,24 +226,22 @@ fn not_bumped(e: &tokio_postgres::Error) -> bool {
     })
 }
 
-/// Why nothing was bumped: no such property, or (with `If-Match`) another revision is current.
+/// Why nothing was bumped (see [`why_not_bumped`]).
 async fn current_outcome(
     client: &ClientWrapper,
     tenant: &str,
     property_id: &str,
     expected_revision: Option<i64>,
-) -> StoreResult<ReplaceOutcome> {
-    if expected_revision.is_none() {
-        return Ok(ReplaceOutcome::PropertyNotFound);
-    }
+    fingerprint: &str,
+) -> StoreResult<Option<ReplaceOutcome>> {
     let statement = client.prepare_cached(CURRENT_REVISION).await.map_err(|e| client_error(&e))?;
     let row = client.query_opt(&statement, &[&tenant, &property_id]).await.map_err(|e| client_error(&e))?;
-    Ok(match row {
-        None => ReplaceOutcome::PropertyNotFound,
-        Some(row) => ReplaceOutcome::RevisionMismatch {
-            current: row.try_get(0).map_err(|e| StoreError::Other(format!("decoding a revision: {e}")))?,
-        },
-    })
+    let decode = |e: tokio_postgres::Error| StoreError::Other(format!("decoding a revision: {e}"));
+    let current = match row {
+        None => None,
+        Some(row) => Some((row.try_get(0).map_err(decode)?, row.try_get(1).map_err(decode)?)),
+    };
+    Ok(why_not_bumped(current, expected_revision, fingerprint))
 }
 
 /// The contacts as one array per column, in [`INSERT_CONTACTS`]' order.

@@ -1,0 +1,185 @@
+//! The change feed: every write records one event in its own transaction ([`record`]); readers
+//! page through a tenant's events in feed order ([`ChangeStore::list_changes`]), and old events are
+//! pruned ([`ChangeStore::prune_changes`]) behind a per-tenant horizon.
+//!
+//! Feed order is `(tx, id)` and a page holds only events of finished transactions
+//! ([`SqlConn::SETTLED_EVENTS`]): every event that becomes visible after a page was read sorts
+//! after that page's last event, so a reader following `next` misses none and sees none twice.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use sqlx::types::Json;
+
+use super::backend::{Backend, SqlStore};
+use super::error::StoreResult;
+use super::query::{query, SqlConn};
+use crate::domain::change::{Change, ChangeType, Cursor, Event};
+
+/// A page of the feed, or the news that the cursor is older than the oldest kept event.
+#[derive(Debug)]
+pub enum Feed {
+    Page(Vec<Event>),
+    /// Events after the cursor were pruned: the client must resync from current state.
+    Expired,
+}
+
+/// Change-feed use cases.
+pub trait ChangeStore: Send + Sync {
+    /// Up to `limit` events of the tenant after `after` (from the oldest kept one without it), in
+    /// feed order, of the given types (all when empty).
+    fn list_changes(
+        &self,
+        tenant: &str,
+        after: Option<Cursor>,
+        limit: u32,
+        types: &[ChangeType],
+    ) -> impl Future<Output = StoreResult<Feed>> + Send;
+
+    /// Deletes up to `batch` events that occurred before `before`, moving each tenant's horizon
+    /// past them, in one transaction; the number deleted. Safe to run from several processes at
+    /// once: each claims rows the others are not deleting.
+    fn prune_changes(
+        &self,
+        before: DateTime<Utc>,
+        batch: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// Records `change` by `actor`, in the transaction of the write that made it.
+pub(crate) async fn record<C: SqlConn>(
+    conn: &mut C,
+    tenant: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+    change: &Change,
+) -> StoreResult<()> {
+    query("INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(change.kind.as_str())
+        .bind(at)
+        .bind(actor)
+        .bind(Json(&change.data))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    tx: i64,
+    id: i64,
+    #[sqlx(rename = "type")]
+    kind: String,
+    occurred_at: DateTime<Utc>,
+    actor: String,
+    data: Json<Box<RawValue>>,
+}
+
+impl From<EventRow> for Event {
+    fn from(r: EventRow) -> Self {
+        Event {
+            id: Cursor { tx: r.tx, id: r.id },
+            kind: r.kind,
+            occurred_at: r.occurred_at,
+            actor: r.actor,
+            data: r.data.0,
+        }
+    }
+}
+
+/// Events of `tenant` after `after` in feed order; the query the feed and webhook delivery share.
+pub(crate) async fn events_after<C: SqlConn>(
+    conn: &mut C,
+    tenant: &str,
+    after: Option<Cursor>,
+    limit: u32,
+    types: &[ChangeType],
+) -> StoreResult<Vec<Event>> {
+    let after = after.unwrap_or(Cursor::START);
+    let mut sql = query(format!(
+        "SELECT tx, id, type, occurred_at, actor, data FROM events \
+         WHERE tenant_id = $1 AND (tx, id) > ($2, $3) AND {}",
+        C::SETTLED_EVENTS
+    ))
+    .bind(tenant)
+    .bind(after.tx)
+    .bind(after.id);
+    if !types.is_empty() {
+        sql.push(" AND type IN (").push_bind_list(types.iter().map(|t| t.as_str())).push(")");
+    }
+    sql.push(" ORDER BY tx, id LIMIT ").push_bind(i64::from(limit));
+    let rows: Vec<EventRow> = sql.fetch_all(conn).await?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+impl<B: Backend> ChangeStore for SqlStore<B> {
+    #[tracing::instrument(skip_all)]
+    async fn list_changes(
+        &self,
+        tenant: &str,
+        after: Option<Cursor>,
+        limit: u32,
+        types: &[ChangeType],
+    ) -> StoreResult<Feed> {
+        let mut tx = self.backend.begin_read().await?;
+        let result = async {
+            if let Some(after) = after {
+                let horizon: Option<(i64, i64)> =
+                    query("SELECT tx, id FROM event_horizons WHERE tenant_id = $1")
+                        .bind(tenant)
+                        .fetch_optional(&mut tx)
+                        .await?;
+                if horizon.is_some_and(|(tx, id)| after < Cursor { tx, id }) {
+                    return Ok(Feed::Expired);
+                }
+            }
+            Ok(Feed::Page(events_after(&mut tx, tenant, after, limit, types).await?))
+        }
+        .await;
+        Self::settle(tx, result, |_| true).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn prune_changes(&self, before: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
+        let mut tx = self.backend.begin_write().await?;
+        let result = prune(&mut tx, before, batch).await;
+        Self::settle(tx, result, |_| true).await
+    }
+}
+
+async fn prune<C: SqlConn>(conn: &mut C, before: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
+    let rows: Vec<(String, i64, i64)> = query(format!(
+        "SELECT tenant_id, tx, id FROM events WHERE occurred_at < $1 ORDER BY id LIMIT $2{}",
+        C::CLAIM_ROWS
+    ))
+    .bind(before)
+    .bind(i64::from(batch))
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut newest: HashMap<&str, Cursor> = HashMap::new();
+    for (tenant, tx, id) in &rows {
+        let at = Cursor { tx: *tx, id: *id };
+        let slot = newest.entry(tenant.as_str()).or_insert(at);
+        *slot = (*slot).max(at);
+    }
+    let mut delete = query("DELETE FROM events WHERE id IN (");
+    delete.push_bind_list(rows.iter().map(|r| r.2)).push(")");
+    let deleted = delete.execute(&mut *conn).await?;
+    let mut horizons = query("INSERT INTO event_horizons (tenant_id, tx, id) ");
+    horizons.push_values(newest, |row, (tenant, at)| {
+        row.push_bind(tenant).push_bind(at.tx).push_bind(at.id);
+    });
+    // A horizon only moves forward, whichever of two pruning processes commits last.
+    horizons.push(
+        " ON CONFLICT (tenant_id) DO UPDATE SET tx = excluded.tx, id = excluded.id \
+         WHERE (event_horizons.tx, event_horizons.id) < (excluded.tx, excluded.id)",
+    );
+    horizons.execute(&mut *conn).await?;
+    Ok(deleted)
+}
