@@ -143,6 +143,7 @@ async fn serve<S: Store>(
     if let Some(limiter) = &state.rate_limiter {
         limiter.spawn_janitor(Duration::from_secs(60));
     }
+    crate::idempotency::spawn_pruner(store.clone(), crate::idempotency::PRUNE_EVERY);
     let app = crate::app(state.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
