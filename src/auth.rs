@@ -58,29 +58,41 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// Looks a presented key up (`Unauthorized` when unknown or revoked), then takes one request from
 /// its rate allowance (`RateLimited` when spent).
 pub async fn authenticate<S: Store>(state: &AppState<S>, key: Option<&str>) -> Result<Caller, ApiError> {
+    let caller = identify(state, key).await?;
+    charge(state, &caller)?;
+    Ok(caller)
+}
+
+/// Looks a presented key up (`Unauthorized` when unknown or revoked) without taking from its rate
+/// allowance: for a layer that needs the tenant before the handler authenticates the request.
+pub async fn identify<S: Store>(state: &AppState<S>, key: Option<&str>) -> Result<Caller, ApiError> {
     let key = key.ok_or(ApiError::Unauthorized)?;
     let hash = hash_key(key);
-    let caller = match state.key_cache.get(&hash) {
-        Some(caller) => caller,
-        None if state.key_cache.is_rejected(&hash) => return Err(ApiError::Unauthorized),
+    match state.key_cache.get(&hash) {
+        Some(caller) => Ok(caller),
+        None if state.key_cache.is_rejected(&hash) => Err(ApiError::Unauthorized),
         None => match state.store.find_key(&hash).await? {
             Some(key) => {
                 let caller = Caller::from(key);
                 state.key_cache.insert(hash, caller.clone());
-                caller
+                Ok(caller)
             }
             None => {
                 state.key_cache.reject(hash);
-                return Err(ApiError::Unauthorized);
+                Err(ApiError::Unauthorized)
             }
         },
-    };
+    }
+}
+
+/// Takes one request from the caller's rate allowance (`RateLimited` when spent).
+pub fn charge<S>(state: &AppState<S>, caller: &Caller) -> Result<(), ApiError> {
     if let Some(limiter) = &state.rate_limiter {
         limiter
             .check(&caller.key_id)
             .map_err(|refused| ApiError::RateLimited { retry_after_secs: refused.retry_after_secs })?;
     }
-    Ok(caller)
+    Ok(())
 }
 
 impl<S: Store> FromRequestParts<AppState<S>> for Caller {

@@ -147,6 +147,7 @@ async fn serve<S: Store>(
         limiter.spawn_janitor(Duration::from_secs(60));
     }
     crate::retention::spawn_pruning(store.clone(), settings.limits.changes_retention_days, PRUNE_EVERY);
+    crate::idempotency::spawn_pruner(store.clone(), crate::idempotency::PRUNE_EVERY);
     let app = crate::app(state.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -16,6 +16,9 @@ use crate::validation::FieldError;
 /// Seconds a client should wait before retrying when the store is down.
 pub const RETRY_AFTER_SECS: u64 = 2;
 
+/// Seconds a client should wait before repeating a request whose first copy is still running.
+pub const IDEMPOTENCY_RETRY_AFTER_SECS: u64 = 1;
+
 /// Everything a native handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -49,6 +52,12 @@ pub enum ApiError {
     /// 409: the write conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
+    /// 409: the first request with this `Idempotency-Key` is still being served.
+    #[error("a request with this Idempotency-Key is still in progress; repeat it later")]
+    IdempotencyKeyInUse,
+    /// 422: this `Idempotency-Key` was used for another request (method, path, query or body).
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
     /// 412: `If-Match` names an outdated version.
     #[error("If-Match does not match the current version {current}")]
     PreconditionFailed { current: String },
@@ -87,11 +96,11 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Gone { .. } | ApiError::CursorExpired { .. } => StatusCode::GONE,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::IdempotencyKeyInUse => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout(_) | ApiError::Unavailable | ApiError::OutcomeUnknown => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -112,6 +121,8 @@ impl ApiError {
             ApiError::Gone { .. } => "gone",
             ApiError::CursorExpired { .. } => "cursor-expired",
             ApiError::Conflict(_) => "conflict",
+            ApiError::IdempotencyKeyInUse => "idempotency-key-in-use",
+            ApiError::IdempotencyKeyReused => "idempotency-key-reused",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
@@ -129,6 +140,7 @@ impl ApiError {
         match self {
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Unavailable | ApiError::OutcomeUnknown | ApiError::Timeout(_) => Some(RETRY_AFTER_SECS),
+            ApiError::IdempotencyKeyInUse => Some(IDEMPOTENCY_RETRY_AFTER_SECS),
             _ => None,
         }
     }

@@ -14,6 +14,7 @@ pub mod counters;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod in_flight;
 pub mod key_cache;
 pub mod log_format;
@@ -44,18 +45,20 @@ use crate::store::Store;
 ///
 /// Layers, outermost first: request id (kept or made) -> request context -> `Connection: close`
 /// when the body went unread -> metrics, span and access log (per route, so the matched route is
-/// known) -> request timeout -> body limit -> handler.
+/// known) -> `Idempotency-Key` on POST routes -> request timeout -> body limit -> handler.
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static(request_context::REQUEST_ID_HEADER);
     let timeout = Duration::from_secs(state.limits.request_timeout_secs);
     let body_limit = state.limits.body_limit_bytes;
-    let (router, _) = api::routes::<S>().into_parts();
+    let (router, inventory) = api::routes::<S>().into_parts();
+    let idempotent = idempotency::Guard::for_post_routes(state.clone(), &inventory);
     observability::prometheus();
     router
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.limits.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(timeout, abandon_after))
+        .layer(axum::middleware::from_fn_with_state(idempotent, idempotency::guard::<S>))
         .layer(axum::middleware::from_fn(observability::observe))
         .with_state(state)
         .layer(

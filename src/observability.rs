@@ -5,7 +5,8 @@
 //!   `route` being the matched route template (`unmatched` for 404s), so cardinality stays bounded;
 //! - `db_pool_connections{pool="main"|"read",state="idle"|"in_use"}` and `db_pool_max_connections{pool}`,
 //!   read at scrape time (`read` exists on Postgres only);
-//! - `contact_set_replaces_total{dialect}`, `validation_failures_total{code}`, `crm_merges_total{outcome}`.
+//! - `contact_set_replaces_total{dialect}`, `validation_failures_total{code}`, `crm_merges_total{outcome}`;
+//! - `idempotency_replays_total`: answers sent again for a repeated `Idempotency-Key`.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -38,6 +39,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 // Counters that may stay at zero for the process's life are registered up front, so
                 // a dashboard or alert finds the series before the first event.
                 metrics::counter!("log_lines_dropped_total").increment(0);
+                metrics::counter!("idempotency_replays_total").increment(0);
                 handle
             }
             // Another recorder is already global (an embedding program's): keep ours local.

@@ -175,7 +175,7 @@ pub fn render_error(e: ApiError, tracking_header: Option<&HeaderValue>) -> Respo
 }
 
 /// The key in `Authorization`: `Bearer <key>`, or `Basic base64(user:key)` with any user name.
-fn presented_key(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<String> {
     if let Some(key) = bearer_token(headers) {
         return Some(key.to_owned());
     }

@@ -154,9 +154,16 @@ async fn su_caller<S: Store>(
     headers: &HeaderMap,
     scope: Scope,
 ) -> Result<Caller, ApiError> {
+    let caller = authenticate(state, presented_key(headers)).await?;
+    caller.require(scope)?;
+    Ok(caller)
+}
+
+/// The key of an SU request; `None` without one or without a non-blank `app-id`.
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     let app_id = headers.get("app-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if app_id.trim().is_empty() {
-        return Err(ApiError::Unauthorized);
+        return None;
     }
     let key = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(|v| {
         let v = v.trim();
@@ -165,9 +172,7 @@ async fn su_caller<S: Store>(
             _ => v,
         }
     });
-    let caller = authenticate(state, key.filter(|k| !k.is_empty())).await?;
-    caller.require(scope)?;
-    Ok(caller)
+    key.filter(|k| !k.is_empty())
 }
 
 /// Resolves `hotel_id` + `channel_hotel_id` to a property id of the caller's tenant.

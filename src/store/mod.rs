@@ -1,9 +1,9 @@
 //! Storage: one trait per aggregate with a method per use case, written once over a [`Backend`].
 //!
 //! Layout: one module per aggregate ([`keys`], [`properties`], [`contact_sets`], [`crm`],
-//! [`customers`], [`changes`]) holds its trait, its types and its SQL; [`postgres`] and [`sqlite`] hold what
-//! differs per database (pools, migrations, transactions, the contact set's hot paths);
-//! [`query`] is how the aggregates run SQL on either one.
+//! [`customers`], [`changes`], [`idempotency`]) holds its trait, its types and its SQL; [`postgres`]
+//! and [`sqlite`] hold what differs per database (pools, migrations, transactions, the contact
+//! set's hot paths); [`query`] is how the aggregates run SQL on either one.
 //!
 //! Which query goes where:
 //! - Every repository statement is sqlx, through [`query::Sql`], written once for both backends
@@ -23,6 +23,7 @@ pub mod contact_sets;
 pub mod crm;
 pub mod customers;
 mod error;
+pub mod idempotency;
 pub mod keys;
 mod postgres;
 pub mod properties;
@@ -39,6 +40,7 @@ pub use contact_sets::{
 pub use crm::CrmStore;
 pub use customers::CustomerStore;
 pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN};
+pub use idempotency::IdempotencyStore;
 pub use keys::{ApiKey, KeyStore, NewApiKey, Scope};
 pub use postgres::{PgBackend, PgPoolSizes, PgStore};
 pub use properties::{ChannelMapping, Property, PropertyChanges, PropertyStore};
@@ -47,7 +49,10 @@ pub use write::Written;
 
 /// Every aggregate's traits, for callers that use a concrete store.
 pub mod prelude {
-    pub use super::{ChangeStore, ContactSetStore, CrmStore, CustomerStore, KeyStore, PropertyStore, Store};
+    pub use super::{
+        ChangeStore, ContactSetStore, CrmStore, CustomerStore, IdempotencyStore, KeyStore, PropertyStore,
+        Store,
+    };
 }
 
 /// The whole store the service needs.
@@ -58,6 +63,7 @@ pub trait Store:
     + CrmStore
     + CustomerStore
     + ChangeStore
+    + IdempotencyStore
     + Clone
     + Send
     + Sync

@@ -27,6 +27,8 @@ pub enum Arg<'q> {
     Time(Option<DateTime<Utc>>),
     /// Serialised when bound; an error is reported when the statement runs.
     Json(Option<Result<Box<RawValue>, String>>),
+    /// `BYTEA` on Postgres, `BLOB` on SQLite.
+    Bytes(Option<Cow<'q, [u8]>>),
 }
 
 macro_rules! arg_from {
@@ -51,6 +53,10 @@ arg_from!(Int8: i64 => Some, Option<i64> => |v| v);
 arg_from!(Int4: i32 => Some, Option<i32> => |v| v);
 arg_from!(Bool: bool => Some, Option<bool> => |v| v);
 arg_from!(Time: DateTime<Utc> => Some, Option<DateTime<Utc>> => |v| v);
+arg_from!(Bytes:
+    &'q [u8] => |v| Some(Cow::Borrowed(v)),
+    Vec<u8> => |v| Some(Cow::Owned(v)),
+);
 
 impl<'q, T: serde::Serialize> From<sqlx::types::Json<T>> for Arg<'q> {
     fn from(v: sqlx::types::Json<T>) -> Self {
@@ -245,6 +251,7 @@ fn pg_arguments(args: Vec<Arg<'_>>) -> sqlx::Result<PgArguments> {
             Arg::Time(v) => out.add(v),
             Arg::Json(None) => out.add(None::<sqlx::types::Json<Box<RawValue>>>),
             Arg::Json(Some(v)) => out.add(sqlx::types::Json(v.map_err(encode_error)?)),
+            Arg::Bytes(v) => out.add(v.as_deref()),
         }
         .map_err(encode_error)?;
     }
@@ -264,6 +271,9 @@ fn sqlite_arguments(args: Vec<Arg<'_>>) -> sqlx::Result<SqliteArguments<'_>> {
             Arg::Time(v) => out.add(v),
             Arg::Json(None) => out.add(None::<String>),
             Arg::Json(Some(v)) => out.add(v.map_err(encode_error)?.get().to_owned()),
+            Arg::Bytes(None) => out.add(None::<Vec<u8>>),
+            Arg::Bytes(Some(Cow::Borrowed(v))) => out.add(v),
+            Arg::Bytes(Some(Cow::Owned(v))) => out.add(v),
         }
         .map_err(encode_error)?;
     }

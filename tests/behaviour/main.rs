@@ -11,6 +11,7 @@ mod crm_merge;
 mod customers;
 mod errors;
 mod fixtures;
+mod idempotency;
 mod limits;
 mod ops;
 mod paging;

@@ -39,6 +39,30 @@ fn openapi_matches_routes() {
     assert!(unserved.is_empty(), "openapi.yaml operations with no route: {unserved:?}");
 }
 
+/// Every POST takes `Idempotency-Key` (the router applies it to every POST route) and declares the
+/// 409 and 422 answers it can give.
+#[test]
+fn every_post_declares_idempotency_key() {
+    let spec: serde_yaml::Value = serde_yaml::from_str(property_contacts::api::ops::OPENAPI_YAML).unwrap();
+    let key_ref = "#/components/parameters/IdempotencyKey";
+    assert_eq!(spec["components"]["parameters"]["IdempotencyKey"]["name"], "Idempotency-Key");
+    let mut posts = 0;
+    for (path, item) in spec["paths"].as_mapping().expect("paths") {
+        let Some(post) = item.get("post") else { continue };
+        posts += 1;
+        let params = post["parameters"].as_sequence().map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            params.iter().any(|p| p["$ref"].as_str() == Some(key_ref)),
+            "POST {path:?} does not declare Idempotency-Key"
+        );
+        for status in ["400", "409", "422"] {
+            assert!(post["responses"].get(status).is_some(), "POST {path:?} does not declare {status}");
+        }
+    }
+    let served = property_contacts::api::route_inventory().into_iter().filter(|(m, _)| m == "POST").count();
+    assert_eq!(posts, served);
+}
+
 /// The value of the sample whose line starts with `series` (name and labels), 0 when absent.
 fn sample(text: &str, series: &str) -> f64 {
     text.lines()
