@@ -312,39 +312,61 @@ async fn pruned_cursors_are_gone(app: TestApp) {
 /// Writers of every kind run concurrently while a poller follows `next`; it must see every
 /// committed write exactly once.
 async fn a_poller_sees_each_committed_write_once(app: TestApp) {
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 12;
     property(&app, "p1", "100").await;
+    // Per writer: a contact to update, and per round the contacts it deletes or merges.
+    let mut targets = Vec::new();
+    for w in 0..WRITERS {
+        let updated = create(&app, json!({"lastName": format!("u{w}")})).await["id"].clone();
+        let mut own = Vec::new();
+        for i in 0..ROUNDS {
+            own.push((
+                create(&app, json!({"lastName": format!("a{w}-{i}")})).await["id"].clone(),
+                create(&app, json!({"lastName": format!("b{w}-{i}")})).await["id"].clone(),
+            ));
+        }
+        targets.push((updated, own));
+    }
     let (_, start) = drain(&app, None, 100).await;
     let app = std::sync::Arc::new(app);
-    let writers: Vec<_> = (0..8)
-        .map(|w| {
+    let writers: Vec<_> = targets
+        .into_iter()
+        .enumerate()
+        .map(|(w, (updated, own))| {
             let app = app.clone();
             tokio::spawn(async move {
                 let mut committed = Vec::new();
-                for i in 0..12 {
+                for (i, (a, b)) in own.iter().enumerate() {
                     let name = format!("w{w}-{i}");
-                    let r = match i % 4 {
+                    let kind = i % 7;
+                    let r = match kind {
                         0 => {
-                            app.put(
-                                &contacts_path("p1"),
-                                set(vec![contact(&["general"], &name, "a@b.example", "+31201234567")]),
-                            )
-                            .send()
-                            .await
+                            let c = contact(&["general"], &name, "a@b.example", "+31201234567");
+                            app.put(&contacts_path("p1"), set(vec![c])).send().await
                         }
                         1 => post(&app, "/api/v3/contacts", json!({"lastName": name})).send().await,
                         2 => {
-                            post(
-                                &app,
-                                "/api/v1/customers/000010000005009/contacts",
-                                json!({"contacts": [{"type": "billing", "name": name}]}),
-                            )
-                            .send()
-                            .await
+                            let body = json!({"contacts": [{"type": "billing", "name": name}]});
+                            post(&app, "/api/v1/customers/000010000005009/contacts", body).send().await
                         }
-                        _ => app.put(&format!("/api/v1/properties/q{w}"), json!({"name": name})).send().await,
+                        3 => app.put(&format!("/api/v1/properties/q{w}"), json!({"name": name})).send().await,
+                        4 => {
+                            let body = json!({"emailAddress": format!("{name}@example.com")});
+                            post(&app, &format!("{}/emailAddresses", path(&updated)), body).send().await
+                        }
+                        5 => app.delete(&path(a)).send().await,
+                        _ => {
+                            let body = json!({"primaryContactId": a, "secondaryContactId": b});
+                            post(&app, "/api/v3/contacts/merge", body).send().await
+                        }
                     };
                     assert!(r.status.is_success(), "{}: {}", r.status, r.body);
-                    committed.push(i % 4);
+                    committed.push(kind);
+                    // A refused write between them: it must leave no event.
+                    let stale =
+                        app.put(&path(&updated), json!({"lastName": "x"})).header("if-match", "\"0\"");
+                    stale.send().await.assert_status(412);
                 }
                 committed
             })
@@ -370,7 +392,7 @@ async fn a_poller_sees_each_committed_write_once(app: TestApp) {
             break;
         }
     }
-    let mut expected = [0usize; 4];
+    let mut expected = [0usize; 7];
     for w in writers {
         for kind in w.await.unwrap() {
             expected[kind] += 1;
@@ -383,11 +405,15 @@ async fn a_poller_sees_each_committed_write_once(app: TestApp) {
     assert_eq!(count("contact.created"), expected[1]);
     assert_eq!(count("customer_contacts.replaced"), expected[2]);
     assert_eq!(count("property.created") + count("property.updated"), expected[3]);
+    assert_eq!(count("contact.updated"), expected[4]);
+    assert_eq!(count("contact.deleted"), expected[5]);
+    assert_eq!(count("contact.merged"), expected[6]);
     assert_eq!(seen.len(), expected.iter().sum::<usize>());
     // The feed read afresh holds exactly what the poller saw, in the same order.
     let (again, _) = drain(&app, None, 1000).await;
-    // Without the first property's event and the marker's.
-    let again: Vec<&Value> = again.iter().skip(1).take(seen.len()).collect();
+    // Without the set-up's events and the marker's.
+    let setup = 1 + WRITERS * (1 + 2 * ROUNDS);
+    let again: Vec<&Value> = again.iter().skip(setup).take(seen.len()).collect();
     assert_eq!(again.len(), seen.len());
     assert!(again.iter().zip(&seen).all(|(a, b)| a["id"] == b["id"]));
 }
