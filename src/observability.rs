@@ -40,7 +40,9 @@ pub fn prometheus() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS)
-            .and_then(|b| b.set_buckets_for_metric(Matcher::Full("webhook_delivery_lag_seconds".into()), LAG_BUCKETS))
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("webhook_delivery_lag_seconds".into()), LAG_BUCKETS)
+            })
             .expect("static buckets are valid");
         match builder.install_recorder() {
             Ok(handle) => {

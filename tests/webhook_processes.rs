@@ -25,11 +25,15 @@ struct PgDatabase {
 impl PgDatabase {
     fn create() -> Option<Self> {
         let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-            assert!(std::env::var("CI").map(|v| v != "true").unwrap_or(true), "CI=true needs TEST_DATABASE_URL");
+            assert!(
+                std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+                "CI=true needs TEST_DATABASE_URL"
+            );
             return None;
         };
         let name = format!("pc_hooks_{}", uuid::Uuid::new_v4().simple());
-        let ok = Command::new("psql").args([&base, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
+        let ok =
+            Command::new("psql").args([&base, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
         assert!(ok.success());
         let (server, _) = base.rsplit_once('/').unwrap();
         Some(PgDatabase { admin: base.clone(), url: format!("{server}/{name}"), name })
@@ -171,7 +175,12 @@ async fn two_processes_share_deliveries_and_survive_a_kill() {
 
     // The feed, as B serves it: what each subscription must receive.
     let feed: Vec<Value> = loop {
-        let r = http.get(format!("http://{addr_b}/api/v1/changes?limit=1000")).bearer_auth(&key).send().await.unwrap();
+        let r = http
+            .get(format!("http://{addr_b}/api/v1/changes?limit=1000"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
         let body: Value = r.json().await.unwrap();
         let items = body["items"].as_array().unwrap().clone();
         if items.len() == 60 {
@@ -236,7 +245,10 @@ async fn two_processes_share_deliveries_and_survive_a_kill() {
     // The store agrees: every cursor at its last event, no lease left behind once B is idle.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rows: Vec<(String, i64, i64, i32)> =
-        sqlx::query_as("SELECT id, cursor_tx, cursor_id, attempts FROM webhooks").fetch_all(&pool).await.unwrap();
+        sqlx::query_as("SELECT id, cursor_tx, cursor_id, attempts FROM webhooks")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     for (id, tx, event, attempts) in rows {
         let hook = ids[&id];
         assert_eq!((tx, event), cursor(expected(hook).last().unwrap()), "{hook}");

@@ -398,7 +398,10 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
                 Ok(at) => {
                     // The one event at `at`: the first after the position just before it.
                     let before = Cursor { tx: at.tx, id: at.id - 1 };
-                    events_after(&mut tx, tenant, Some(before), 1, &[]).await?.into_iter().find(|e| e.id == at)
+                    events_after(&mut tx, tenant, Some(before), 1, &[])
+                        .await?
+                        .into_iter()
+                        .find(|e| e.id == at)
                 }
                 Err(()) => None,
             };
@@ -471,7 +474,8 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
     ) -> StoreResult<bool> {
         let mut tx = self.backend.begin_write().await?;
         let recorded = async {
-            insert_attempt(&mut tx, &webhook.id, &webhook.tenant_id, event, result, Outcome::Delivered).await?;
+            insert_attempt(&mut tx, &webhook.id, &webhook.tenant_id, event, result, Outcome::Delivered)
+                .await?;
             // Only the lease holder moves the cursor, and only forward.
             let moved = query(
                 "UPDATE webhooks SET cursor_tx = $1, cursor_id = $2, attempts = 0, first_failed_at = NULL, \
@@ -539,7 +543,12 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn release_webhook(&self, id: &str, worker: &str, next_attempt_at: DateTime<Utc>) -> StoreResult<()> {
+    async fn release_webhook(
+        &self,
+        id: &str,
+        worker: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut tx = self.backend.begin_write().await?;
         let result = query(
             "UPDATE webhooks SET leased_until = NULL, leased_by = NULL, next_attempt_at = $1 \

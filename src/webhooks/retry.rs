@@ -46,7 +46,12 @@ impl RetryPolicy {
 mod tests {
     use super::*;
 
-    fn at(policy: &RetryPolicy, now: DateTime<Utc>, attempts: u32, first: Option<DateTime<Utc>>) -> TimeDelta {
+    fn at(
+        policy: &RetryPolicy,
+        now: DateTime<Utc>,
+        attempts: u32,
+        first: Option<DateTime<Utc>>,
+    ) -> TimeDelta {
         match policy.after_failure(now, attempts, first) {
             AfterFailure::RetryAt(next) => next - now,
             AfterFailure::Abandon => panic!("abandoned"),

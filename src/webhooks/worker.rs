@@ -171,8 +171,11 @@ async fn deliver<S: WebhookStore>(
             webhook.attempts = 0;
             webhook.first_failed_at = None;
         } else {
-            let after =
-                config.retry.after_failure(sent.result.attempted_at, webhook.attempts, webhook.first_failed_at);
+            let after = config.retry.after_failure(
+                sent.result.attempted_at,
+                webhook.attempts,
+                webhook.first_failed_at,
+            );
             count(match after {
                 AfterFailure::RetryAt(_) => Outcome::Retrying,
                 AfterFailure::Abandon => Outcome::Abandoned,

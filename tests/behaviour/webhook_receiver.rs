@@ -141,9 +141,8 @@ async fn receive(
         let earlier = inner.received.iter().filter(|r| r.hook == name && r.event_id == event_id).count();
         (inner.secrets.get(&name).cloned(), earlier)
     };
-    let verified = secret.is_some_and(|s| {
-        standardwebhooks::Webhook::new(&s).is_ok_and(|w| w.verify(&body, &headers).is_ok())
-    });
+    let verified = secret
+        .is_some_and(|s| standardwebhooks::Webhook::new(&s).is_ok_and(|w| w.verify(&body, &headers).is_ok()));
     let answer = if verified { (receiver.plan)(&name, &event_id, earlier) } else { Answer::status(401) };
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;

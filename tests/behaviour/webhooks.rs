@@ -83,7 +83,13 @@ async fn webhooks_are_managed_by_admins(app: TestApp) {
     app.call(Method::GET, HOOKS).auth(&writer).send().await.assert_problem(403);
 
     // Targets on internal addresses are refused (this app does not allow them); nothing is stored.
-    for url in ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]/", "http://10.0.0.7/", "http://169.254.169.254/latest"] {
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://[::1]/",
+        "http://10.0.0.7/",
+        "http://169.254.169.254/latest",
+    ] {
         let r = app.call(Method::POST, HOOKS).auth(&app.admin).json(&json!({"url": url})).send().await;
         r.assert_problem(422);
         assert_eq!(r.problem_errors(), [("/url".to_owned(), "target_not_allowed".to_owned())], "{url}");
@@ -202,12 +208,15 @@ async fn events_are_delivered_signed_and_in_order(app: TestApp) {
 
 async fn failed_deliveries_back_off_then_succeed(app: TestApp) {
     // Every event fails twice, then gets through.
-    let receiver = Receiver::start(|_, _, earlier| if earlier < 2 { Answer::status(503) } else { Answer::OK }).await;
+    let receiver =
+        Receiver::start(|_, _, earlier| if earlier < 2 { Answer::status(503) } else { Answer::OK }).await;
     let hook = subscribe(&app, &receiver, "flaky", json!([])).await;
     let worker = app.start_webhook_worker(worker(Duration::from_millis(100), Duration::from_secs(60)));
     write_property(&app, "a").await;
     write_property(&app, "b").await;
-    receiver.wait_for(WAIT, "both events delivered", |r| r.iter().filter(|r| r.status == 200).count() >= 2).await;
+    receiver
+        .wait_for(WAIT, "both events delivered", |r| r.iter().filter(|r| r.status == 200).count() >= 2)
+        .await;
     worker.stop().await;
     let received = receiver.received();
     let ids: Vec<&str> = received.iter().map(|r| r.event_id.as_str()).collect();
@@ -278,7 +287,8 @@ async fn the_retry_route_resends_an_attempt(app: TestApp) {
     assert_eq!(r.body["outcome"], "delivered");
     assert_ne!(r.body["id"], first["id"], "a new attempt");
     // The same key again: the same answer, and no third request reaches the receiver.
-    let again = app.call(Method::POST, &retry).auth(&app.admin).header("idempotency-key", "retry-1").send().await;
+    let again =
+        app.call(Method::POST, &retry).auth(&app.admin).header("idempotency-key", "retry-1").send().await;
     again.assert_status(201);
     assert_eq!(again.body, r.body);
     let received = receiver.received();
