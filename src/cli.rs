@@ -142,12 +142,14 @@ async fn serve<S: Store>(
     crate::validation::warm_up();
     let state = AppState::new(store.clone(), settings.limits.clone())
         .with_key_cache(Duration::from_millis(settings.key_cache_ttl_ms))
-        .with_rate_limit(settings.rate_limit_per_second, settings.rate_limit_burst);
+        .with_rate_limit(settings.rate_limit_per_second, settings.rate_limit_burst)
+        .with_webhooks(&settings.webhooks);
     if let Some(limiter) = &state.rate_limiter {
         limiter.spawn_janitor(Duration::from_secs(60));
     }
     crate::retention::spawn_pruning(store.clone(), settings.limits.changes_retention_days, PRUNE_EVERY);
     crate::idempotency::spawn_pruner(store.clone(), crate::idempotency::PRUNE_EVERY);
+    let deliveries = crate::webhooks::spawn(store.clone(), (&settings.webhooks).into());
     let app = crate::app(state.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -168,6 +170,8 @@ async fn serve<S: Store>(
     };
     let drain = Duration::from_secs(settings.drain_timeout_secs);
     crate::serve(listener, app, shutdown, drain, settings.connection_limits()).await?;
+    // After the last request: deliveries in flight finish and give their leases back.
+    deliveries.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

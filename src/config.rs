@@ -106,6 +106,8 @@ pub struct ServeSettings {
     /// to admit a new one.
     #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 0)]
     pub http_max_connections: usize,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
 }
 
 impl ServeSettings {
@@ -135,6 +137,45 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits { body_limit_bytes: 256 * 1024, request_timeout_secs: 30, changes_retention_days: 30 }
+    }
+}
+
+/// Webhook delivery (see `crate::webhooks`).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookSettings {
+    /// First retry delay of a failed delivery, in milliseconds; each further retry waits twice as
+    /// long (capped at an hour, with jitter).
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
+    pub webhook_retry_base_ms: u64,
+    /// Hours an event is retried for, counted from its first failure; then it is marked abandoned
+    /// and delivery moves on to the next event.
+    #[arg(long, env = "WEBHOOK_RETRY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub webhook_retry_hours: u32,
+    /// Allow targets on loopback, private and link-local addresses (refused by default: a
+    /// subscriber could otherwise make the service call internal hosts).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
+    pub webhook_allow_private_targets: bool,
+    /// How long one delivery may take, connect to last byte, in milliseconds.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=120_000))]
+    pub webhook_timeout_ms: u64,
+    /// How often an idle process looks for due deliveries, in milliseconds.
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub webhook_poll_ms: u64,
+    /// Subscriptions one process delivers to at once (0: no delivery in this process).
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 4)]
+    pub webhook_concurrency: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            webhook_retry_base_ms: 1000,
+            webhook_retry_hours: 24,
+            webhook_allow_private_targets: false,
+            webhook_timeout_ms: 10_000,
+            webhook_poll_ms: 250,
+            webhook_concurrency: 4,
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub mod state;
 pub mod store;
 pub mod unread_body;
 pub mod validation;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -6,7 +6,9 @@
 //! - `db_pool_connections{pool="main"|"read",state="idle"|"in_use"}` and `db_pool_max_connections{pool}`,
 //!   read at scrape time (`read` exists on Postgres only);
 //! - `contact_set_replaces_total{dialect}`, `validation_failures_total{code}`, `crm_merges_total{outcome}`;
-//! - `idempotency_replays_total`: answers sent again for a repeated `Idempotency-Key`.
+//! - `idempotency_replays_total`: answers sent again for a repeated `Idempotency-Key`;
+//! - `webhook_deliveries_total{outcome}` (delivered, retrying, abandoned, failed) and
+//!   `webhook_delivery_lag_seconds` (histogram: event occurred to delivered).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -23,6 +25,11 @@ pub use crate::counters::count_validation_failures;
 use crate::state::AppState;
 use crate::store::Store;
 
+/// Webhook delivery lag buckets, in seconds from the event to its delivery: a poll interval to the
+/// retry window.
+const LAG_BUCKETS: &[f64] =
+    &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 6.0 * 3600.0, 24.0 * 3600.0];
+
 /// Latency buckets, in seconds: sub-millisecond to the request timeout.
 const LATENCY_BUCKETS: &[f64] =
     &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -33,6 +40,9 @@ pub fn prometheus() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("webhook_delivery_lag_seconds".into()), LAG_BUCKETS)
+            })
             .expect("static buckets are valid");
         match builder.install_recorder() {
             Ok(handle) => {

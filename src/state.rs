@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Limits;
+use crate::config::{Limits, WebhookSettings};
 use crate::key_cache::KeyCache;
 use crate::rate_limit::RateLimiter;
 
@@ -20,7 +20,27 @@ pub struct Shared<S> {
     pub key_cache: KeyCache,
     /// Per-key limiter; `None` when limiting is off.
     pub rate_limiter: Option<RateLimiter>,
+    /// What the webhook routes need: the address rule and the client of the retry route.
+    pub webhooks: WebhookRoutes,
     draining: AtomicBool,
+}
+
+/// The webhook routes' share of the settings.
+pub struct WebhookRoutes {
+    pub allow_private: bool,
+    pub sender: crate::webhooks::sender::Sender,
+}
+
+impl WebhookRoutes {
+    fn new(settings: &WebhookSettings) -> Self {
+        WebhookRoutes {
+            allow_private: settings.webhook_allow_private_targets,
+            sender: crate::webhooks::sender::Sender::new(
+                Duration::from_millis(settings.webhook_timeout_ms),
+                settings.webhook_allow_private_targets,
+            ),
+        }
+    }
 }
 
 impl<S> Clone for AppState<S> {
@@ -44,6 +64,7 @@ impl<S> AppState<S> {
             limits,
             key_cache: KeyCache::new(Duration::ZERO),
             rate_limiter: None,
+            webhooks: WebhookRoutes::new(&WebhookSettings::default()),
             draining: AtomicBool::new(false),
         }))
     }
@@ -57,6 +78,12 @@ impl<S> AppState<S> {
     /// Limits each key to `per_second` requests with bursts of `burst` (0 per second: off).
     pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
         self.configure().rate_limiter = RateLimiter::new(per_second, burst);
+        self
+    }
+
+    /// Webhook settings other than the defaults (private targets, delivery timeout).
+    pub fn with_webhooks(mut self, settings: &WebhookSettings) -> Self {
+        self.configure().webhooks = WebhookRoutes::new(settings);
         self
     }
 

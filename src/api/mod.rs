@@ -19,6 +19,7 @@ pub mod ops;
 pub mod properties;
 pub mod revisions;
 pub mod su;
+pub mod webhooks;
 
 /// A router under construction plus the inventory of what it serves.
 pub struct Routes<S> {
@@ -76,6 +77,16 @@ pub fn routes<S: Store>() -> Routes<S> {
         )
         // change feed
         .add(M::GET, "/api/v1/changes", changes::list_changes::<S>)
+        // webhooks (admin)
+        .add(M::POST, "/api/v1/webhooks", webhooks::create_webhook::<S>)
+        .add(M::GET, "/api/v1/webhooks", webhooks::list_webhooks::<S>)
+        .add(M::DELETE, "/api/v1/webhooks/{webhook_id}", webhooks::delete_webhook::<S>)
+        .add(M::GET, "/api/v1/webhooks/{webhook_id}/deliveries", webhooks::list_deliveries::<S>)
+        .add(
+            M::POST,
+            "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+            webhooks::retry_delivery::<S>,
+        )
         // Booking.com-compatible contact sets
         .add(M::GET, "/contacts-api/properties/{property_id}/contacts", contact_sets::get_contact_set::<S>)
         .add(

@@ -1,7 +1,7 @@
 //! Storage: one trait per aggregate with a method per use case, written once over a [`Backend`].
 //!
 //! Layout: one module per aggregate ([`keys`], [`properties`], [`contact_sets`], [`crm`],
-//! [`customers`], [`changes`], [`idempotency`]) holds its trait, its types and its SQL; [`postgres`]
+//! [`customers`], [`changes`], [`idempotency`], [`webhooks`]) holds its trait, its types and its SQL; [`postgres`]
 //! and [`sqlite`] hold what differs per database (pools, migrations, transactions, the contact
 //! set's hot paths); [`query`] is how the aggregates run SQL on either one.
 //!
@@ -30,6 +30,7 @@ pub mod properties;
 mod query;
 mod session;
 mod sqlite;
+pub mod webhooks;
 mod write;
 
 pub use backend::{Backend, PoolStatus, SqlStore};
@@ -45,13 +46,14 @@ pub use keys::{ApiKey, KeyStore, NewApiKey, Scope};
 pub use postgres::{PgBackend, PgPoolSizes, PgStore};
 pub use properties::{ChannelMapping, Property, PropertyChanges, PropertyStore};
 pub use sqlite::{Durability, SqliteBackend, SqliteSettings, SqliteStore};
+pub use webhooks::WebhookStore;
 pub use write::Written;
 
 /// Every aggregate's traits, for callers that use a concrete store.
 pub mod prelude {
     pub use super::{
         ChangeStore, ContactSetStore, CrmStore, CustomerStore, IdempotencyStore, KeyStore, PropertyStore,
-        Store,
+        Store, WebhookStore,
     };
 }
 
@@ -64,6 +66,7 @@ pub trait Store:
     + CustomerStore
     + ChangeStore
     + IdempotencyStore
+    + WebhookStore
     + Clone
     + Send
     + Sync

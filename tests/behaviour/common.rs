@@ -68,6 +68,7 @@ pub struct Tuning {
     pub limits: Limits,
     /// `(per_second, burst)`.
     pub rate_limit: Option<(u32, u32)>,
+    pub webhooks: property_contacts::config::WebhookSettings,
 }
 
 impl TestApp {
@@ -92,7 +93,7 @@ impl TestApp {
 
     async fn with_store<S: Store>(store: S, backend: Backend, tuning: Tuning) -> TestApp {
         store.migrate().await.unwrap();
-        let mut state = AppState::new(store, tuning.limits);
+        let mut state = AppState::new(store, tuning.limits).with_webhooks(&tuning.webhooks);
         if let Some((per_second, burst)) = tuning.rate_limit {
             state = state.with_rate_limit(per_second, burst);
         }
@@ -130,6 +131,17 @@ impl TestApp {
         match &self.backend {
             Backend::Sqlite(s) => s.prune_changes(before, 1000).await.unwrap(),
             Backend::Postgres(s) => s.prune_changes(before, 1000).await.unwrap(),
+        }
+    }
+
+    /// Starts a webhook delivery loop on this app's store, as `serve` does.
+    pub fn start_webhook_worker(
+        &self,
+        config: property_contacts::webhooks::WorkerConfig,
+    ) -> property_contacts::webhooks::WorkerHandle {
+        match &self.backend {
+            Backend::Sqlite(s) => property_contacts::webhooks::spawn(s.clone(), config),
+            Backend::Postgres(s) => property_contacts::webhooks::spawn(s.clone(), config),
         }
     }
 

@@ -22,3 +22,5 @@ mod revisions;
 mod su;
 mod text_rule;
 mod trailing_data;
+mod webhook_receiver;
+mod webhooks;
