@@ -1,19 +1,19 @@
-//! Pruning of the change feed: events older than `CHANGES_RETENTION_DAYS` go, a bounded batch per
-//! transaction, so a prune never holds locks for long. Every process runs it; batches claim their
+//! Pruning of the change feed: events older than `CHANGES_RETENTION_DAYS` go, and webhook delivery
+//! attempts with them, a bounded batch per transaction, so a prune never holds locks for long. Every process runs it; batches claim their
 //! rows (`SKIP LOCKED` on Postgres), so two processes share the work instead of colliding.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::store::Store;
 
 /// Events deleted per transaction.
 pub const PRUNE_BATCH: u32 = 1000;
 
-/// Prunes every event older than `retention_days`; the number deleted.
-pub async fn prune_changes<S: Store>(store: &S, retention_days: u32) -> crate::store::StoreResult<u64> {
-    let before = Utc::now() - chrono::Duration::days(i64::from(retention_days));
+/// Prunes every event and delivery attempt from before `before`; the number of events deleted.
+pub async fn prune_changes<S: Store>(store: &S, before: DateTime<Utc>) -> crate::store::StoreResult<u64> {
+    while store.prune_deliveries(before, PRUNE_BATCH).await? == u64::from(PRUNE_BATCH) {}
     let mut total = 0;
     loop {
         let deleted = store.prune_changes(before, PRUNE_BATCH).await?;
@@ -31,7 +31,8 @@ pub fn spawn_pruning<S: Store>(store: S, retention_days: u32, every: Duration) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match prune_changes(&store, retention_days).await {
+            let before = Utc::now() - chrono::Duration::days(i64::from(retention_days));
+            match prune_changes(&store, before).await {
                 Ok(0) => {}
                 Ok(deleted) => {
                     metrics::counter!("change_events_pruned_total").increment(deleted);

@@ -34,3 +34,5 @@ CREATE TABLE webhook_deliveries (
     CONSTRAINT webhook_deliveries_outcome_check CHECK (outcome IN ('delivered', 'failed', 'retrying', 'abandoned'))
 );
 CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, id);
+-- For pruning attempts older than the change feed's retention.
+CREATE INDEX webhook_deliveries_attempted_idx ON webhook_deliveries (attempted_at);

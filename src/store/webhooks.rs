@@ -190,6 +190,9 @@ pub trait WebhookStore: Send + Sync {
         worker: &str,
         next_attempt_at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes up to `batch` delivery attempts made before `before`, oldest first; the number
+    /// deleted. Idempotent, so several processes may run it at once.
+    fn prune_deliveries(&self, before: DateTime<Utc>, batch: u32) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// Both backends keep microseconds; cutting every bound time there keeps comparisons exact.
@@ -561,5 +564,20 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         .await
         .map_err(StoreError::from);
         Self::settle(tx, result, |_| true).await.map(|_| ())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn prune_deliveries(&self, before: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
+        let mut tx = self.backend.begin_write().await?;
+        let result = query(
+            "DELETE FROM webhook_deliveries WHERE id IN \
+             (SELECT id FROM webhook_deliveries WHERE attempted_at < $1 ORDER BY attempted_at LIMIT $2)",
+        )
+        .bind(micros(before))
+        .bind(i64::from(batch))
+        .execute(&mut tx)
+        .await
+        .map_err(StoreError::from);
+        Self::settle(tx, result, |_| true).await
     }
 }

@@ -126,11 +126,13 @@ impl TestApp {
         assert!(revoked);
     }
 
-    /// Prunes the change feed's events older than `before`, as the pruning task does.
+    /// Prunes the change feed's events and webhook attempts older than `before`, as the pruning
+    /// task does; the number of events deleted.
     pub async fn prune_changes(&self, before: chrono::DateTime<chrono::Utc>) -> u64 {
+        use property_contacts::retention::prune_changes;
         match &self.backend {
-            Backend::Sqlite(s) => s.prune_changes(before, 1000).await.unwrap(),
-            Backend::Postgres(s) => s.prune_changes(before, 1000).await.unwrap(),
+            Backend::Sqlite(s) => prune_changes(s, before).await.unwrap(),
+            Backend::Postgres(s) => prune_changes(s, before).await.unwrap(),
         }
     }
 

@@ -301,6 +301,11 @@ async fn the_retry_route_resends_an_attempt(app: TestApp) {
     app.call(Method::POST, &unknown).auth(&app.admin).send().await.assert_problem(404);
     let writer = app.key("t1", &[Scope::Read, Scope::Write]).await;
     app.call(Method::POST, &retry).auth(&writer).send().await.assert_problem(403);
+    // Attempts go with the events when they are pruned.
+    app.prune_changes(chrono::Utc::now() - chrono::Duration::hours(1)).await;
+    assert_eq!(deliveries(&app, hook_id).await.len(), 2, "recent attempts are kept");
+    app.prune_changes(chrono::Utc::now() + chrono::Duration::seconds(1)).await;
+    assert!(deliveries(&app, hook_id).await.is_empty());
 }
 
 async fn a_slow_receiver_does_not_slow_writes(app: TestApp) {
