@@ -1,10 +1,12 @@
 -- pgbench: one CRM create (POST /api/v3/contacts) of bench/crm_contact.json (one e-mail, telephone and
--- address) on Postgres, as create_contact in src/store/crm_sql.rs runs it: BEGIN; the contact insert;
--- write_collections (each collection sent is cleared, then inserted); record (load_contact: the row and
--- its five collections; the revision insert); COMMIT. Same text; where pgbench cannot bind what the
--- service binds, NULL parameters are literals, and the revision's contact JSON is the one the service
--- answered the first seeded create with (crm_json). BEGIN/COMMIT go out prepared here, as simple
--- queries from sqlx.
+-- address) on Postgres, as create_contact in src/store/crm/contacts.rs runs it: BEGIN; the contact
+-- insert; write_collections (each collection sent is cleared, then inserted); record in
+-- src/store/crm/queries.rs (load_contact: the row and its five collections; the revision insert;
+-- the contact.created event, changes::record in src/store/changes.rs); COMMIT. Same text; where
+-- pgbench cannot bind what the service binds, NULL parameters are literals, the revision's contact
+-- JSON is the one the service answered the first seeded create with (crm_json), and the event's data
+-- ({"contact_id":..,"version":1}, JSON the service serialises and binds) is built by
+-- jsonb_build_object. BEGIN/COMMIT go out prepared here, as simple queries from sqlx.
 BEGIN;
 INSERT INTO crm_contacts (tenant_id, contact_type, title, first_name, last_name, company_name, account_id, job_title, gender, language, order_references, version, created_at, updated_at) VALUES (:tenant, :crm_type, :crm_title, :crm_first_name, :crm_last_name, NULL, NULL, NULL, NULL, NULL, :crm_order_references, 1, :at, :at) RETURNING id \gset
 DELETE FROM crm_contact_emails WHERE contact_id = :id;
@@ -20,4 +22,5 @@ SELECT id, contact_id, address_line1, address_line2, city, postcode, state_provi
 SELECT contact_id, property_id FROM crm_contact_properties WHERE contact_id IN (:id) ORDER BY contact_id, property_id;
 SELECT contact_id, name, field_type, value FROM crm_contact_custom_fields WHERE contact_id IN (:id) ORDER BY contact_id, id;
 INSERT INTO crm_contact_revisions (tenant_id, contact_id, version, operation, changed_at, changed_by, contact) VALUES (:tenant, :id, 1, 'CREATE', :at, :author, :crm_json);
+INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES (:tenant, :ev_contact_created, :at, :author, jsonb_build_object('contact_id', :id::int8, 'version', 1));
 COMMIT;

@@ -1,11 +1,12 @@
 -- pgbench: one CRM telephone add (POST /api/v3/contacts/{id}/telephones, an international number) on
--- Postgres, as add_contact_item in src/store/crm_sql.rs runs it: BEGIN; lock (SELECT ... FOR UPDATE);
--- the count against the collection maximum; the insert; promote_oldest; finish (the version bump,
--- load_contact's six queries, the revision insert); COMMIT. The contacts are the tel_count seeded for
--- it from tel_first, round robin as in bench/crm_tel_add.lua (client_id + clients * n), so a point of
--- n adds gives each ceil(n / tel_count); run.sh deletes the added telephones before every point and
--- checks none passed the maximum (20) afterwards. NULL parameters are literals; the revision's
--- contact JSON is crm_json (see raw_crm_create.sql).
+-- Postgres, as add_contact_item in src/store/crm/contacts.rs runs it: BEGIN; lock (SELECT ... FOR
+-- UPDATE); the count against the collection maximum; the insert; promote_oldest; finish in
+-- src/store/crm/queries.rs (the version bump, load_contact's six queries, the revision insert, the
+-- contact.updated event); COMMIT. The contacts are the tel_count seeded for it from tel_first, round
+-- robin as in bench/crm_tel_add.lua (client_id + clients * n), so a point of n adds gives each
+-- ceil(n / tel_count); run.sh deletes the added telephones before every point and checks none passed
+-- the maximum (20) afterwards. NULL parameters are literals; the revision's contact JSON is crm_json
+-- and the event's data is built by jsonb_build_object (see raw_crm_create.sql).
 \set n :n + 1
 \set id :tel_first + (:client_id + :clients * :n) % :tel_count
 BEGIN;
@@ -22,4 +23,5 @@ SELECT contact_id, property_id FROM crm_contact_properties WHERE contact_id IN (
 SELECT contact_id, name, field_type, value FROM crm_contact_custom_fields WHERE contact_id IN (:id) ORDER BY contact_id, id;
 \set v :version + 1
 INSERT INTO crm_contact_revisions (tenant_id, contact_id, version, operation, changed_at, changed_by, contact) VALUES (:tenant, :id, :v, 'ADD_TELEPHONE', :at, :author, :crm_json);
+INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES (:tenant, :ev_contact_updated, :at, :author, jsonb_build_object('contact_id', :id::int8, 'version', :v::int8));
 COMMIT;

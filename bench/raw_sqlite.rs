@@ -1,9 +1,17 @@
 //! The raw reference of `bench/run.sh` on SQLite: for each benchmarked route, the statements the
-//! service's SQLite store runs for it (`src/store/sqlite.rs`, `sql.rs`, `crm_sql.rs`,
-//! `customers_sql.rs`), in the same order and with the same binds, on the same driver (sqlx) with
-//! the same connection settings (WAL, `synchronous = NORMAL`, foreign keys, busy timeout 5 s), but
-//! without HTTP, JSON or validation. Like pgbench it runs a number of clients for a while and prints
-//! `tps p50_ms p99_ms`.
+//! service's SQLite store runs for it (`src/store/sqlite.rs`, `contact_sets/`, `properties.rs`,
+//! `crm/`, `customers.rs`, `changes.rs`), in the same order and with the same binds, on the same
+//! driver (sqlx) with the same connection settings (WAL, `synchronous = NORMAL`, foreign keys, busy
+//! timeout 5 s), but without HTTP, JSON or validation. Like pgbench it runs a number of clients for a
+//! while and prints `tps p50_ms p99_ms`.
+//!
+//! Every write records its event in its own transaction, as the store does (`changes::record`: one
+//! `INSERT INTO events`, its data the JSON the store serialises). The contact-set replace stores
+//! another set every transaction, as `bench/put.lua` and `su_set.lua` send: the first contact is
+//! named `Sarah Jansen <n>` with a random n, in the contacts and in the history JSON, and the bump
+//! compares and sets `contact_set_hash` with the SHA-256 (hex) of that JSON, computed here as the
+//! store computes its fingerprint (of its own serialisation of the set). The feed (`--op feed`) is
+//! `list_changes` without a cursor: `begin_read`, one page of 100 events, commit.
 //!
 //! ```sh
 //! cargo run --release --example raw_sqlite -- run --db copy.db --op put --concurrency 8 --duration 10
@@ -31,6 +39,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Mutex;
@@ -103,6 +112,7 @@ enum Op {
     CrmTelAdd,
     CustPost,
     CustGet,
+    Feed,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,6 +187,9 @@ async fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let set: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&args.set_json)?)?;
     let set_json = serde_json::to_string(&set["contacts"])?;
+    if !set_json.contains(&format!("\"{SET_NAME}\"")) {
+        bail!("{} names no contact {SET_NAME}", args.set_json.display());
+    }
     let contact_json = std::fs::read_to_string(&args.contact_json)?.trim().to_owned();
     let concurrency = args.concurrency.max(1);
     let writer = match args.writers {
@@ -233,7 +246,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// A write transaction to run, once its connection is chosen.
 enum Write {
-    Set(String),
+    /// The property and the number that makes the set another one.
+    Set(String, u64),
     CrmCreate,
     CrmTelAdd(i64),
     CustPost(String),
@@ -243,7 +257,7 @@ enum Write {
 async fn transaction(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdRng) -> anyhow::Result<()> {
     let a = &shared.args;
     let write = match a.op {
-        Op::Put => Write::Set(format!("bp{}", rng.gen_range(1..=a.properties))),
+        Op::Put => Write::Set(format!("bp{}", rng.gen_range(1..=a.properties)), set_number(rng)),
         Op::SuSet => {
             // resolve_hotel: the property with its mappings, on the pool, before the replace.
             let p = format!("bp{}", rng.gen_range(1..=a.properties));
@@ -251,7 +265,7 @@ async fn transaction(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdR
             if rows.is_empty() {
                 bail!("no property {p}");
             }
-            Write::Set(p)
+            Write::Set(p, set_number(rng))
         }
         Op::CrmCreate => Write::CrmCreate,
         Op::CrmTelAdd => {
@@ -259,7 +273,9 @@ async fn transaction(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdR
             Write::CrmTelAdd(a.tel_first + (n % a.tel_contacts.max(1) as u64) as i64)
         }
         Op::CustPost => Write::CustPost(format!("cust{}", rng.gen_range(1..=a.customers))),
-        Op::Get | Op::CrmGet | Op::CrmListEmail | Op::CustGet => return read(shared, own, rng).await,
+        Op::Get | Op::CrmGet | Op::CrmListEmail | Op::CustGet | Op::Feed => {
+            return read(shared, own, rng).await
+        }
     };
     let mut writer;
     let conn: &mut SqliteConnection = match &shared.writer {
@@ -270,7 +286,7 @@ async fn transaction(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdR
         None => own,
     };
     match write {
-        Write::Set(p) => replace_set(shared, conn, &p).await,
+        Write::Set(p, n) => replace_set(shared, conn, &p, n).await,
         Write::CrmCreate => crm_create(shared, conn).await,
         Write::CrmTelAdd(id) => crm_tel_add(shared, conn, id).await,
         Write::CustPost(k) => cust_post(shared, conn, &k).await,
@@ -323,6 +339,21 @@ async fn read(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdRng) -> 
             fetch_children(&mut tx, &ids).await?;
             tx.commit().await?;
         }
+        Op::Feed => {
+            // list_changes without a cursor: begin_read, events_after (from 0-0, all types), commit.
+            let mut tx = own.begin_with("BEGIN").await?;
+            let page: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(FEED_PAGE)
+                .bind(&a.tenant)
+                .bind(0_i64)
+                .bind(0_i64)
+                .bind(FEED_LIMIT)
+                .fetch_all(&mut *tx)
+                .await?;
+            if page.len() < FEED_LIMIT as usize {
+                bail!("the feed has {} events, not a full page of {FEED_LIMIT}", page.len());
+            }
+            tx.commit().await?;
+        }
         Op::CustGet => {
             // get_customer_contacts: SELECT_CUSTOMER on the pool.
             let k = format!("cust{}", rng.gen_range(1..=a.customers));
@@ -340,7 +371,8 @@ async fn read(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdRng) -> 
 
 /// The three contacts of bench/contact_set.json as the store binds them: position, profiles,
 /// is_general, name, gender, job title, language, email, address line, city, postal code,
-/// country, address language (the state is null for all three).
+/// country, address language (the state is null for all three). The first name gets the
+/// transaction's number appended ([`SET_NAME`]).
 type ContactColumns<'a> =
     (i32, &'a str, bool, &'a str, Option<&'a str>, &'a str, &'a str, &'a str, [Option<&'a str>; 5]);
 const ADDRESS: [Option<&str>; 5] =
@@ -374,8 +406,20 @@ const SET: [ContactColumns<'static>; 3] = [
 const PHONES: [(i32, i32, &str, i32, Option<&str>); 3] =
     [(0, 0, "+31201234567", 1, Some("12")), (1, 0, "+31201234568", 1, None), (2, 0, "+31612345678", 5, None)];
 
-const BUMP: &str = "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3 \
+/// The name that carries the number making every replace store another set.
+const SET_NAME: &str = "Sarah Jansen";
+
+/// A random 18-digit number: two transactions of a run practically never store the same set on one
+/// property (the bump would then find it unchanged, and the run fails).
+fn set_number(rng: &mut StdRng) -> u64 {
+    rng.gen_range(100_000_000_000_000_000..1_000_000_000_000_000_000)
+}
+
+/// The bump with its If-Match and identical-set checks (`replace_set` in src/store/sqlite.rs).
+const BUMP: &str = "UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = $3, \
+     contact_set_hash = $5 \
      WHERE tenant_id = $1 AND id = $2 AND ($4 IS NULL OR contact_set_revision = $4) \
+     AND contact_set_hash IS NOT $5 \
      RETURNING contact_set_revision";
 const DELETE_CONTACTS: &str = "DELETE FROM property_contacts WHERE tenant_id = $1 AND property_id = $2";
 const INSERT_CONTACTS: &str = "INSERT INTO property_contacts (tenant_id, property_id, position, profiles, \
@@ -387,35 +431,76 @@ const INSERT_SET_REVISION: &str = "INSERT INTO contact_set_revisions \
      (tenant_id, property_id, revision, created_at, created_by, contact_count, contacts) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+// ---- the change feed (changes.rs) ----
+
+/// `changes::record`.
+const INSERT_EVENT: &str =
+    "INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5)";
+
+/// Records one event with `data` (the JSON `ChangeData` serialises to) in the caller's transaction.
+async fn record_event(
+    shared: &Shared,
+    conn: &mut SqliteConnection,
+    kind: &str,
+    at: chrono::DateTime<Utc>,
+    data: String,
+) -> anyhow::Result<()> {
+    sqlx::query(INSERT_EVENT)
+        .bind(&shared.args.tenant)
+        .bind(kind)
+        .bind(at)
+        .bind(&shared.args.author)
+        .bind(data)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `events_after` without a cursor or types (SETTLED_EVENTS is `TRUE` on SQLite).
+const FEED_PAGE: &str = "SELECT tx, id, type, occurred_at, actor, data FROM events \
+     WHERE tenant_id = $1 AND (tx, id) > ($2, $3) AND TRUE ORDER BY tx, id LIMIT $4";
+/// The route's `limit=100`.
+const FEED_LIMIT: i64 = 100;
+
 /// `VALUES (?, ?), (?, ?)` as sqlx's QueryBuilder writes it for SQLite.
 fn values(rows: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
     format!("VALUES {}", vec![row; rows].join(", "))
 }
 
-async fn replace_set(shared: &Shared, conn: &mut SqliteConnection, property_id: &str) -> anyhow::Result<()> {
+async fn replace_set(
+    shared: &Shared,
+    conn: &mut SqliteConnection,
+    property_id: &str,
+    number: u64,
+) -> anyhow::Result<()> {
     let (tenant, p) = (shared.args.tenant.as_str(), property_id);
     let now = Utc::now();
+    // The set the request would carry, and its fingerprint (the store's: SHA-256, hex).
+    let name = format!("{SET_NAME} {number}");
+    let history = shared.set_json.replacen(&format!("\"{SET_NAME}\""), &format!("\"{name}\""), 1);
+    let fingerprint = hex::encode(Sha256::digest(history.as_bytes()));
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let bumped: Option<(i64,)> = sqlx::query_as(BUMP)
         .bind(tenant)
         .bind(p)
         .bind(now)
         .bind(None::<i64>)
+        .bind(&fingerprint)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some((revision,)) = bumped else { bail!("no property {p}") };
+    let Some((revision,)) = bumped else { bail!("no property {p}, or its set is this one already") };
     sqlx::query(DELETE_CONTACTS).bind(tenant).bind(p).execute(&mut *tx).await?;
     let sql = format!("{INSERT_CONTACTS}{}", values(SET.len(), 16));
     let mut insert = sqlx::query(&sql);
-    for (position, profiles, general, name, gender, job, language, email, address) in SET {
+    for (position, profiles, general, set_name, gender, job, language, email, address) in SET {
         insert = insert
             .bind(tenant)
             .bind(p)
             .bind(position)
             .bind(profiles)
             .bind(general)
-            .bind(name)
+            .bind(if position == 0 { name.as_str() } else { set_name })
             .bind(gender)
             .bind(job)
             .bind(language)
@@ -440,9 +525,11 @@ async fn replace_set(shared: &Shared, conn: &mut SqliteConnection, property_id: 
         .bind(now)
         .bind(&shared.args.author)
         .bind(SET.len() as i32)
-        .bind(&shared.set_json)
+        .bind(&history)
         .execute(&mut *tx)
         .await?;
+    let data = format!("{{\"property_id\":\"{p}\",\"revision\":{revision}}}");
+    record_event(shared, &mut tx, "contact_set.replaced", now, data).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -456,7 +543,7 @@ const CONTACT_SET_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.p
        AND ph.contact_position = c.position \
      WHERE p.tenant_id = $1 AND p.id = $2 ORDER BY c.position, ph.position";
 
-/// `load_property` (sql.rs): `property_select("WHERE tenant_id = $1 AND id = $2")`.
+/// `load_property` (properties.rs): `property_select("WHERE tenant_id = $1 AND id = $2")`.
 const PROPERTY_SELECT: &str = "SELECT p.id, p.name, p.contact_set_revision, p.created_at, p.updated_at, \
      m.channel, m.channel_property_id \
      FROM (SELECT id, name, contact_set_revision, created_at, updated_at FROM properties \
@@ -464,7 +551,7 @@ const PROPERTY_SELECT: &str = "SELECT p.id, p.name, p.contact_set_revision, p.cr
      LEFT JOIN property_channel_mappings m ON m.tenant_id = $1 AND m.property_id = p.id \
      ORDER BY p.id, m.channel";
 
-// ---- CRM (crm_sql.rs) ----
+// ---- CRM (crm/queries.rs, crm/contacts.rs) ----
 
 const CONTACT_COLUMNS: &str = "c.id, c.contact_type, c.title, c.first_name, c.last_name, \
      c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, \
@@ -546,7 +633,8 @@ async fn insert_revision(
     Ok(())
 }
 
-/// `create_contact` of bench/crm_contact.json: one e-mail, telephone and address.
+/// `create_contact` of bench/crm_contact.json: one e-mail, telephone and address; its
+/// `contact.created` event.
 async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Result<()> {
     let tenant = shared.args.tenant.as_str();
     let at = Utc::now();
@@ -619,14 +707,17 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind(true)
     .execute(&mut *tx)
     .await?;
-    // record: reload (six queries) and the revision.
+    // record: reload (six queries), the revision and the event.
     fetch_contacts(&mut tx, tenant, &[id]).await?;
     insert_revision(shared, &mut tx, id, 1, "CREATE", at).await?;
+    let data = format!("{{\"contact_id\":{id},\"version\":1}}");
+    record_event(shared, &mut tx, "contact.created", at, data).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// `add_contact_item` of an international telephone (no country lookup needed).
+/// `add_contact_item` of an international telephone (no country lookup needed); its
+/// `contact.updated` event.
 async fn crm_tel_add(shared: &Shared, conn: &mut SqliteConnection, id: i64) -> anyhow::Result<()> {
     let tenant = shared.args.tenant.as_str();
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
@@ -669,7 +760,7 @@ async fn crm_tel_add(shared: &Shared, conn: &mut SqliteConnection, id: i64) -> a
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    // finish: bump, reload, revision.
+    // finish: bump, reload, revision, event.
     let at = Utc::now();
     sqlx::query(
         "UPDATE crm_contacts SET version = version + 1, updated_at = $3 WHERE tenant_id = $1 AND id = $2",
@@ -681,6 +772,8 @@ async fn crm_tel_add(shared: &Shared, conn: &mut SqliteConnection, id: i64) -> a
     .await?;
     fetch_contacts(&mut tx, tenant, &[id]).await?;
     insert_revision(shared, &mut tx, id, version + 1, "ADD_TELEPHONE", at).await?;
+    let data = format!("{{\"contact_id\":{id},\"version\":{}}}", version + 1);
+    record_event(shared, &mut tx, "contact.updated", at, data).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -701,7 +794,7 @@ const LIST_PAGE_BY_EMAIL: &str = "SELECT c.id, c.contact_type, c.title, c.first_
      (SELECT 1 FROM crm_contact_emails x WHERE x.contact_id = c.id AND x.tenant_id = ? \
      AND lower(x.email_address) = lower(?)) ORDER BY c.id ASC LIMIT ? OFFSET ?";
 
-// ---- customers (customers_sql.rs) ----
+// ---- customers (customers.rs) ----
 
 const UPSERT_CUSTOMER: &str = "INSERT INTO customers (tenant_id, id, created_at, updated_at) \
      VALUES ($1, $2, $3, $3) \
@@ -722,7 +815,8 @@ const SELECT_CUSTOMER: &str = "SELECT c.id AS customer_id, c.created_at, c.updat
      WHERE c.tenant_id = $1 AND c.id = $2 \
      ORDER BY cc.type";
 
-/// `upsert_customer_contacts` of bench/customer_billing.json (the billing contact).
+/// `upsert_customer_contacts` of bench/customer_billing.json (the billing contact); its
+/// `customer_contacts.replaced` event.
 async fn cust_post(shared: &Shared, conn: &mut SqliteConnection, customer: &str) -> anyhow::Result<()> {
     let tenant = shared.args.tenant.as_str();
     let now = Utc::now();
@@ -747,6 +841,8 @@ async fn cust_post(shared: &Shared, conn: &mut SqliteConnection, customer: &str)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    let data = format!("{{\"customer_id\":\"{customer}\",\"types\":[\"billing\"]}}");
+    record_event(shared, &mut tx, "customer_contacts.replaced", now, data).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -8,15 +8,23 @@
 #   DURATION=2 CONCURRENCY="1 8" OPS="put crm_get" STORES=postgres bench/run.sh
 #   BIN=new/property-contacts BASELINE_BIN=old/property-contacts bench/run.sh   # A/B: op[old], op[new]
 #
-# Routes (OPS, default all): put get su_set crm_create crm_get crm_list_email crm_tel_add cust_post
-# cust_get. Stores (STORES): postgres sqlite.
+# Routes (OPS, default all): put get su_set crm_create crm_get crm_list_email feed crm_tel_add
+# cust_post cust_get. Stores (STORES): postgres sqlite.
+#
+# put and su_set send another set every request (the first contact's name carries a random number),
+# so each one is a real replace: a set equal to the stored one stores nothing. feed reads the change
+# feed's first page (GET /api/v1/changes?limit=100), next to crm_list_email (a CRM list page) in the
+# table: the feed is meant to serve its page at least as fast. Every write records an event, so the
+# seeding leaves ~9 000 in the tenant; the script checks there are BENCH_FEED_EVENTS (5000) and
+# otherwise writes more (contact-set PUTs through a binary that serves the feed, e.g. when the
+# BASELINE_BIN predates it; such a binary gets n/a rows for feed).
 #
 # Run time with the defaults: a point lasts DURATION (10 s); each route and concurrency takes one
-# point per binary plus one raw point (Postgres: plus put*): 9 routes x 3 concurrencies x 2 points x
-# 10 s = 9 min a store (9.5 on Postgres), about 20 min for both with the seeding (~20 s a store) and
+# point per binary plus one raw point (Postgres: plus put*): 10 routes x 3 concurrencies x 2 points x
+# 10 s = 10 min a store (10.5 on Postgres), about 22 min for both with the seeding (~20 s a store) and
 # the SQLite restarts, plus the release builds without BIN / RAW_SQLITE_BIN (fat LTO: ~5 min for the
-# service, ~3 for raw_sqlite). BASELINE_BIN adds 4.5 min a store (about 29 min in all).
-# (DURATION=2 CONCURRENCY="1 8": about 3.5 min; with BASELINE_BIN about 5.)
+# service, ~3 for raw_sqlite). BASELINE_BIN adds 5 min a store (about 32 min in all).
+# (DURATION=2 CONCURRENCY="1 8": about 4 min; with BASELINE_BIN about 5.5.)
 #
 # Knobs: DURATION, CONCURRENCY, OPS, STORES; BIN (the binary to measure; default: build the release
 # one), BASELINE_BIN (a second binary: every point runs with both, one after the other, each beside
@@ -25,7 +33,7 @@
 # connection, as the service does today); BENCH_DATABASE_URL (the Postgres server, default
 # postgres://postgres@127.0.0.1:5432), BENCH_PORT (18181), BENCH_PROPERTIES (1000),
 # BENCH_CRM_CONTACTS (1000), BENCH_TEL_CONTACTS (5000: a point may add 20 telephones to each),
-# BENCH_CUSTOMERS (1000).
+# BENCH_CUSTOMERS (1000), BENCH_FEED_EVENTS (5000: the fewest events the feed route runs on).
 #
 # pgbench sends BEGIN and COMMIT as prepared statements (-M prepared), sqlx as simple queries; the
 # raw scripts' other differences are in their headers.
@@ -38,13 +46,14 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
 CONCURRENCY=${CONCURRENCY:-"1 8 32"}
-OPS=${OPS:-"put get su_set crm_create crm_get crm_list_email crm_tel_add cust_post cust_get"}
+OPS=${OPS:-"put get su_set crm_create crm_get crm_list_email feed crm_tel_add cust_post cust_get"}
 STORES=${STORES:-"postgres sqlite"}
 SQLITE_WRITERS=${SQLITE_WRITERS:-single}
 PROPERTIES=${BENCH_PROPERTIES:-1000}
 CRM_CONTACTS=${BENCH_CRM_CONTACTS:-1000}
 TEL_CONTACTS=${BENCH_TEL_CONTACTS:-5000}
 CUSTOMERS=${BENCH_CUSTOMERS:-1000}
+FEED_EVENTS=${BENCH_FEED_EVENTS:-5000}
 TEL_FIRST=$((CRM_CONTACTS + 1))
 TEL_LAST=$((CRM_CONTACTS + TEL_CONTACTS))
 SERVER_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}
@@ -116,7 +125,7 @@ seed_config() { # kind first last: a curl config, one request per id
           "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$q" "$i" "$q" ;;
       contact_set)
         printf 'url = "%s/contacts-api/properties/bp%d/contacts"\nrequest = "PUT"\n' "$SEED_URL" "$i"
-        printf 'data-binary = "@bench/contact_set.json"\n' ;;
+        printf 'data-binary = "@%s"\n' "${SET_FILE:-bench/contact_set.json}" ;;
       crm)
         printf 'url = "%s/api/v3/contacts"\ndata = "%s"\n' "$SEED_URL" "${crm/@EMAIL@/guest$i@bench.example}" ;;
       tel)
@@ -156,6 +165,42 @@ seed_store() { # store
   [ "$(id_range Berg desc)" = "$CRM_CONTACTS $CRM_CONTACTS" ] &&
     [ "$(id_range Teladd asc)" = "$TEL_FIRST $TEL_CONTACTS" ] ||
     { echo "the seeded CRM contacts are not numbered 1..$CRM_CONTACTS, $TEL_FIRST..$TEL_LAST" >&2; exit 1; }
+}
+
+# The change feed (op feed). FEED_SERVES[i]: whether binary i serves GET /api/v1/changes (a
+# baseline from before the feed answers 404; its feed rows read n/a).
+FEED_SERVES=()
+serves_feed() { # port
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" \
+    "127.0.0.1:$1/api/v1/changes?limit=1")" = 200 ]
+}
+# The tenant's events, by paging the feed (1000 a page), counted up to FEED_EVENTS.
+count_events() { # port
+  local n=0 got after="" page
+  while [ "$n" -lt "$FEED_EVENTS" ]; do
+    page=$(curl -fsS -H "Authorization: Bearer $KEY" "127.0.0.1:$1/api/v1/changes?limit=1000${after:+&after=$after}")
+    got=$(jq '.items | length' <<<"$page")
+    n=$((n + got))
+    [ "$got" = 1000 ] || break
+    after=$(jq -r .next <<<"$page")
+  done
+  echo "$n"
+}
+# Makes sure the tenant has FEED_EVENTS events, through the service on this port: the seeding's
+# writes record ~9 000 with a binary that records events; otherwise (the seeding ran through a
+# baseline from before the feed) passes of contact-set PUTs, each another set (the first contact
+# named "Sarah Jansen seed<n>"), one event each. Fails unless the first page (100) is full.
+seed_events() { # port
+  local n pass=0
+  n=$(count_events "$1")
+  while [ "$n" -lt "$FEED_EVENTS" ] && [ "$pass" -lt 50 ]; do
+    pass=$((pass + 1))
+    jq -c ".contacts[0].contact_person.name += \" seed$pass\"" bench/contact_set.json >"$OUT/contact_set_seed.json"
+    SEED_URL=http://127.0.0.1:$1 SET_FILE=$OUT/contact_set_seed.json seed_all contact_set 1 "$PROPERTIES"
+    n=$(count_events "$1")
+  done
+  [ "$pass" = 0 ] || echo "seeding: $pass pass(es) of contact-set PUTs for the feed ($n events)"
+  [ "$n" -ge 100 ] || { echo "the feed has $n events, not a full page of 100" >&2; exit 1; }
 }
 
 # wrk: "rps p50_ms p99_ms" (fails on any non-2xx answer or socket error).
@@ -217,9 +262,10 @@ end_stale_transactions() {
   [ "$n" = 0 ] || echo "(ended $n service connection(s) left idle in transaction by a request cancelled when the last point stopped)" >&2
 }
 
+NA="n/a - -" # the service figures of a binary that does not serve the route
 row() { # label conc svc(3) raw(3)
   local ratio
-  ratio=$(awk -v a="$3" -v b="$6" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  ratio=$(awk -v a="$3" -v b="$6" 'BEGIN { if (a == "n/a") print "-"; else printf "%.2f", (b > 0 ? a / b : 0) }')
   printf '%-20s %5s | %9s %8s %8s | %9s %8s %8s | %6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$ratio"
 }
 # One row per binary: its service figures beside the same raw figures.
@@ -244,6 +290,14 @@ bench_postgres() {
     start_service "$i" "$DB_URL" postgres
     [ "$i" != 0 ] || seed_store postgres
   done
+  local feed_port=""
+  if [[ " $OPS " == *" feed "* ]]; then
+    for i in "${!BINS[@]}"; do
+      FEED_SERVES[i]=0
+      if serves_feed $((PORT + i)); then FEED_SERVES[i]=1 && feed_port=${feed_port:-$((PORT + i))}; fi
+    done
+    if [ -n "$feed_port" ]; then seed_events "$feed_port"; else echo "(no binary serves the change feed: feed skipped)" >&2; fi
+  fi
   # Autovacuum would have analyzed a live database by now; without statistics the planner takes the
   # fresh tables for empty (the e-mail filter then walks every contact).
   psql -q "$DB_URL" -c "ANALYZE"
@@ -251,11 +305,13 @@ bench_postgres() {
   header "postgres: the service (wrk) beside pgbench, same database"
   local op c svc raw
   for op in $OPS; do
+    [ "$op" != feed ] || [ -n "$feed_port" ] || continue
     for c in $CONCURRENCY; do
       svc=()
       end_stale_transactions
       for i in "${!BINS[@]}"; do
         [ "$op" != crm_tel_add ] || reset_tel
+        if [ "$op" = feed ] && [ "${FEED_SERVES[i]}" = 0 ]; then svc+=("$NA") && continue; fi
         svc+=("$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-postgres-$op$i-$c.txt")")
       done
       [ "$op" != crm_tel_add ] || reset_tel
@@ -274,7 +330,7 @@ bench_postgres() {
 
 # SQLite: the first binary seeds a file; every point then starts from a copy of it: each binary in
 # turn is started on a fresh copy, measured and stopped, then the raw client runs on another fresh
-# copy. Restarting is not only for equal data: a request cancelled when wrk stops can leave one of the
+# copy (of the seed as the last binary migrated it). Restarting is not only for equal data: a request cancelled when wrk stops can leave one of the
 # service's pooled SQLite connections inside its BEGIN IMMEDIATE (sqlx 0.8: a cancelled begin),
 # holding the write lock for good, so no point may inherit a running service. It also lets a baseline
 # binary that knows fewer migrations run on its own copy.
@@ -282,19 +338,59 @@ bench_sqlite() {
   rm -rf "$OUT/sqlite" && mkdir -p "$OUT/sqlite"
   start_service 0 "sqlite:$SQLITE_SEED" sqlite
   seed_store sqlite
+  # The feed needs events: the first binary writes them when it serves the feed.
+  local feed_seed="" feed_raw_seed="" last=$((${#BINS[@]} - 1))
+  FEED_SERVES=()
+  if [[ " $OPS " == *" feed "* ]] && serves_feed "$PORT"; then
+    seed_events "$PORT" && feed_seed=$SQLITE_SEED
+  fi
   stop_services
+  # The raw client runs today's statements, so with a baseline (which may know fewer migrations, its
+  # seed lacking tables and columns) it starts from a copy of the seed that the last binary migrated,
+  # as the last binary's own points migrate their copies.
+  RAW_SEED=$SQLITE_SEED
+  if [ "$last" != 0 ]; then
+    RAW_SEED=$SQLITE_RAW_SEED
+    "$RAW_SQLITE" copy "$SQLITE_SEED" "$RAW_SEED"
+    start_service "$last" "sqlite:$RAW_SEED" sqlite
+    stop_services
+  fi
+  feed_raw_seed=$RAW_SEED
+  # A first binary from before the feed wrote no events: the last one writes them to a copy of the
+  # migrated seed, which the feed's points (service and raw) start from; the first binary could not
+  # open it, and its feed rows read n/a.
+  if [[ " $OPS " == *" feed "* ]] && [ -z "$feed_seed" ] && [ "$last" != 0 ]; then
+    FEED_SERVES[0]=0
+    "$RAW_SQLITE" copy "$RAW_SEED" "$SQLITE_FEED_SEED"
+    start_service "$last" "sqlite:$SQLITE_FEED_SEED" sqlite
+    if serves_feed $((PORT + last)); then
+      seed_events $((PORT + last)) && feed_seed=$SQLITE_FEED_SEED && feed_raw_seed=$SQLITE_FEED_SEED
+    fi
+    stop_services
+  fi
+  [[ " $OPS " != *" feed "* ]] || [ -n "$feed_seed" ] || echo "(no binary serves the change feed: feed skipped)" >&2
   header "sqlite: the service (wrk) beside bench/raw_sqlite.rs (writers: $SQLITE_WRITERS), same data"
-  local op c i svc raw
+  local op c i svc raw seed raw_seed
   for op in $OPS; do
+    seed=$SQLITE_SEED raw_seed=$RAW_SEED
+    if [ "$op" = feed ]; then
+      [ -n "$feed_seed" ] || continue
+      seed=$feed_seed raw_seed=$feed_raw_seed
+    fi
     for c in $CONCURRENCY; do
       svc=()
       for i in "${!BINS[@]}"; do
-        "$RAW_SQLITE" copy "$SQLITE_SEED" "$SQLITE_DB"
+        if [ "$op" = feed ] && [ "${FEED_SERVES[i]:-1}" = 0 ]; then svc+=("$NA") && continue; fi
+        "$RAW_SQLITE" copy "$seed" "$SQLITE_DB"
         start_service "$i" "sqlite:$SQLITE_DB" sqlite
-        svc+=("$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-sqlite-$op$i-$c.txt")")
+        if [ "$op" = feed ] && ! serves_feed $((PORT + i)); then
+          svc+=("$NA")
+        else
+          svc+=("$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-sqlite-$op$i-$c.txt")")
+        fi
         stop_services
       done
-      "$RAW_SQLITE" copy "$SQLITE_SEED" "$RAW_DB"
+      "$RAW_SQLITE" copy "$raw_seed" "$RAW_DB"
       raw=$(run_raw_sqlite "$op" "$c")
       rows "$op" "$c" "$raw"
     done
@@ -306,21 +402,25 @@ DB_URL="$SERVER_URL/$DB"
 # TLS when the server offers it, which costs pgbench ~10 % of its rate. Same transport for both.
 PGBENCH_URL="$DB_URL?sslmode=disable"
 SQLITE_SEED=$PWD/$OUT/sqlite/seed.db
+SQLITE_RAW_SEED=$PWD/$OUT/sqlite/raw-seed.db
+SQLITE_FEED_SEED=$PWD/$OUT/sqlite/feed-seed.db
 SQLITE_DB=$PWD/$OUT/sqlite/service.db
 RAW_DB=$PWD/$OUT/sqlite/raw.db
 export BENCH_PROPERTIES=$PROPERTIES BENCH_DIR=$PWD/bench BENCH_CRM_CONTACTS=$CRM_CONTACTS \
   BENCH_TEL_FIRST=$TEL_FIRST BENCH_TEL_CONTACTS=$TEL_CONTACTS BENCH_CUSTOMERS=$CUSTOMERS
 
 # pgbench's variables: what the service binds, for the bodies the wrk scripts send (the contact set's
-# columns as the arrays pg_replace.rs binds; CRM and customer values as crm_sql.rs and
-# customers_sql.rs bind them). `at` stands for the service's now(), which pgbench cannot bind.
+# columns as the arrays src/store/postgres/replace.rs binds; CRM and customer values as
+# src/store/crm/ and src/store/customers.rs bind them; events as src/store/changes.rs binds them; the
+# feed's cursor and limit). `at` stands for the service's now(), which pgbench cannot bind. @N@ in
+# set_name and set_json is the random number that makes every raw replace store another set.
 PGBENCH_CONST=(
   -D tenant=default -D author=bootstrap-admin -D "at=2026-01-01 00:00:00+00" -D yes=true -D no=false -D n=0
   -D properties="$PROPERTIES" -D crm_contacts="$CRM_CONTACTS" -D tel_first="$TEL_FIRST"
   -D tel_count="$TEL_CONTACTS" -D customers="$CUSTOMERS"
-  -D set_json="$(jq -c .contacts bench/contact_set.json)" -D set_count=3
+  -D set_json="$(jq -c '.contacts | .[0].contact_person.name += " @N@"' bench/contact_set.json)" -D set_count=3
   -D set_position='{0,1,2}' -D set_profiles='{general,"reservations,invoices,availability",requests}'
-  -D set_general='{t,f,f}' -D set_name='{"Sarah Jansen","John Smith","Clare Bos"}'
+  -D set_general='{t,f,f}' -D set_name='{"Sarah Jansen @N@","John Smith","Clare Bos"}'
   -D set_gender='{female,male,NULL}'
   -D set_job_title='{"General Manager","Reservations Manager","Front Office Manager"}'
   -D set_language='{en-gb,en-gb,nl}' -D set_email='{sarah@hotel.example,john@hotel.example,clare@hotel.example}'
@@ -336,7 +436,9 @@ PGBENCH_CONST=(
   -D crm_city=Amsterdam -D "crm_postcode=1012 LG" -D crm_country=NL -D page_size=20 -D page_offset=0
   -D cust_type=billing -D "cust_name=John Smith" -D cust_work_phone=9147212006 -D cust_work_phone_extension=2006
   -D cust_mobile_phone=9147212006 -D cust_fax=9147212006 -D cust_email=billing@customer.example
-  -D "cust_organization=Apple Bank for Savings"
+  -D "cust_organization=Apple Bank for Savings" -D cust_types='["billing"]'
+  -D ev_contact_created=contact.created -D ev_contact_updated=contact.updated
+  -D ev_customer_contacts=customer_contacts.replaced -D after_tx=0 -D after_id=0 -D feed_limit=100
 )
 
 # The service sends a PUT's statements pipelined (one round trip); pgbench sends one statement per

@@ -13,6 +13,21 @@ function read_file(name)
   return s
 end
 
+-- The contact-set body around the first contact's name ("Sarah Jansen"), for a set that differs on
+-- every request: head .. set_variant() .. tail.
+SET_NAME = "Sarah Jansen"
+function split_set(body)
+  local from, to = body:find(SET_NAME, 1, true)
+  assert(from, "no " .. SET_NAME .. " in the contact set")
+  return body:sub(1, to), body:sub(to + 1)
+end
+
+-- " <n>": a random 18-digit number (two draws: Lua numbers are doubles), so two requests of a run
+-- practically never send the same set to one property.
+function set_variant()
+  return " " .. math.random(100000000, 999999999) .. math.random(100000000, 999999999)
+end
+
 local threads = 0
 function setup(thread)
   thread:set("tid", threads)
