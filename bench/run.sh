@@ -26,8 +26,13 @@
 # service, ~3 for raw_sqlite). BASELINE_BIN adds 5 min a store (about 32 min in all).
 # (DURATION=2 CONCURRENCY="1 8": about 4 min; with BASELINE_BIN about 5.5.)
 #
+# BENCH_WEBHOOK=1: every binary that serves webhooks has an active subscription (all event types) to a
+# receiver on 127.0.0.1 that answers 204 at once, so its write points pay for the feed and for
+# deliveries (WEBHOOK_ALLOW_PRIVATE_TARGETS=true is exported for it).
+#
 # Knobs: DURATION, CONCURRENCY, OPS, STORES; BIN (the binary to measure; default: build the release
-# one), BASELINE_BIN (a second binary: every point runs with both, one after the other, each beside
+# one), BASELINE_BIN (a second binary: every point runs with both, one after the other, in an order
+# that alternates from point to point, each beside
 # the same raw point), RAW_SQLITE_BIN (default: build the example), SQLITE_WRITERS (single, the
 # default: one writer connection behind a mutex; per-client: BEGIN IMMEDIATE on each client's
 # connection, as the service does today); BENCH_DATABASE_URL (the Postgres server, default
@@ -263,6 +268,20 @@ end_stale_transactions() {
 }
 
 NA="n/a - -" # the service figures of a binary that does not serve the route
+# The binaries' order at the next point (ORDER), alternating from point to point: on this noisy
+# two-core machine the second of two back-to-back points ran slower, whichever binary it was, so an
+# A/B with a fixed order favoured the first binary.
+POINT=0
+next_order() {
+  local n=${#BINS[@]} i
+  ORDER=()
+  if ((POINT % 2 == 0)); then
+    for ((i = 0; i < n; i++)); do ORDER+=("$i"); done
+  else
+    for ((i = n - 1; i >= 0; i--)); do ORDER+=("$i"); done
+  fi
+  POINT=$((POINT + 1))
+}
 row() { # label conc svc(3) raw(3)
   local ratio
   ratio=$(awk -v a="$3" -v b="$6" 'BEGIN { if (a == "n/a") print "-"; else printf "%.2f", (b > 0 ? a / b : 0) }')
@@ -281,6 +300,29 @@ header() {
     "raw tx/s" "p50 ms" "p99 ms" ratio
 }
 
+# BENCH_WEBHOOK: a receiver that answers every POST 204 (its own process, so it takes no CPU from the
+# service's runtime beyond what a real receiver would), and a subscription of the store's tenant.
+RECEIVER_PORT=$((PORT + 50))
+if [ -n "${BENCH_WEBHOOK:-}" ]; then
+  export WEBHOOK_ALLOW_PRIVATE_TARGETS=true
+  python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(204); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$RECEIVER_PORT" &
+  RECEIVER_PID=$!
+  trap 'kill $RECEIVER_PID 2>/dev/null || true' EXIT
+fi
+subscribe() { # port: true when that service took the subscription
+  [ -n "${BENCH_WEBHOOK:-}" ] || return 1
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    -X POST "127.0.0.1:$1/api/v1/webhooks" -d "{\"url\":\"http://127.0.0.1:$RECEIVER_PORT/hook\"}")" = 201 ]
+}
+
 # Postgres: one database for the whole store, the services (all binaries) up throughout, each point
 # of the service beside the pgbench point on the same database.
 bench_postgres() {
@@ -290,6 +332,10 @@ bench_postgres() {
     start_service "$i" "$DB_URL" postgres
     [ "$i" != 0 ] || seed_store postgres
   done
+  # One subscription in the shared database: every binary with a delivery loop shares its work.
+  if [ -n "${BENCH_WEBHOOK:-}" ]; then
+    for i in "${!BINS[@]}"; do subscribe $((PORT + i)) && echo "webhook subscription via ${BINS[$i]}" && break; done
+  fi
   local feed_port=""
   if [[ " $OPS " == *" feed "* ]]; then
     for i in "${!BINS[@]}"; do
@@ -309,10 +355,11 @@ bench_postgres() {
     for c in $CONCURRENCY; do
       svc=()
       end_stale_transactions
-      for i in "${!BINS[@]}"; do
+      next_order
+      for i in "${ORDER[@]}"; do
         [ "$op" != crm_tel_add ] || reset_tel
-        if [ "$op" = feed ] && [ "${FEED_SERVES[i]}" = 0 ]; then svc+=("$NA") && continue; fi
-        svc+=("$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-postgres-$op$i-$c.txt")")
+        if [ "$op" = feed ] && [ "${FEED_SERVES[i]}" = 0 ]; then svc[i]=$NA && continue; fi
+        svc[i]="$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-postgres-$op$i-$c.txt")"
       done
       [ "$op" != crm_tel_add ] || reset_tel
       raw=$(run_pgbench "$op" "$c" "$PWD/bench/raw_$op.sql")
@@ -353,6 +400,8 @@ bench_sqlite() {
     RAW_SEED=$SQLITE_RAW_SEED
     "$RAW_SQLITE" copy "$SQLITE_SEED" "$RAW_SEED"
     start_service "$last" "sqlite:$RAW_SEED" sqlite
+    HOOK_SEED=""
+    ! subscribe $((PORT + last)) || HOOK_SEED=$RAW_SEED
     stop_services
   fi
   feed_raw_seed=$RAW_SEED
@@ -379,14 +428,20 @@ bench_sqlite() {
     fi
     for c in $CONCURRENCY; do
       svc=()
-      for i in "${!BINS[@]}"; do
-        if [ "$op" = feed ] && [ "${FEED_SERVES[i]:-1}" = 0 ]; then svc+=("$NA") && continue; fi
-        "$RAW_SQLITE" copy "$seed" "$SQLITE_DB"
+      next_order
+      for i in "${ORDER[@]}"; do
+        if [ "$op" = feed ] && [ "${FEED_SERVES[i]:-1}" = 0 ]; then svc[i]=$NA && continue; fi
+        # With BENCH_WEBHOOK the last binary starts from the migrated seed holding its subscription.
+        if [ "$i" = "$last" ] && [ -n "${HOOK_SEED:-}" ] && [ "$op" != feed ]; then
+          "$RAW_SQLITE" copy "$HOOK_SEED" "$SQLITE_DB"
+        else
+          "$RAW_SQLITE" copy "$seed" "$SQLITE_DB"
+        fi
         start_service "$i" "sqlite:$SQLITE_DB" sqlite
         if [ "$op" = feed ] && ! serves_feed $((PORT + i)); then
-          svc+=("$NA")
+          svc[i]=$NA
         else
-          svc+=("$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-sqlite-$op$i-$c.txt")")
+          svc[i]="$(run_wrk "$op" "$c" $((PORT + i)) "$OUT/wrk-sqlite-$op$i-$c.txt")"
         fi
         stop_services
       done

@@ -192,7 +192,11 @@ pub trait WebhookStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Deletes up to `batch` delivery attempts made before `before`, oldest first; the number
     /// deleted. Idempotent, so several processes may run it at once.
-    fn prune_deliveries(&self, before: DateTime<Utc>, batch: u32) -> impl Future<Output = StoreResult<u64>> + Send;
+    fn prune_deliveries(
+        &self,
+        before: DateTime<Utc>,
+        batch: u32,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// Both backends keep microseconds; cutting every bound time there keeps comparisons exact.
