@@ -5,12 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Reader;
 use crate::domain::change::{parse_types, Cursor, Event};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::Query;
 use crate::state::AppState;
 use crate::store::{Feed, Store};
-
-type ApiResult<T> = Result<T, ApiError>;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
