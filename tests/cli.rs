@@ -1,6 +1,11 @@
 //! The binary's command line, run as a process on a temporary SQLite store.
 
+#[path = "support/pg_database.rs"]
+mod pg_database;
+
 use std::process::Command;
+
+use pg_database::PgDatabase;
 
 fn cli(db: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_property-contacts"))
@@ -201,47 +206,13 @@ fn sigterm_turns_readyz_503_and_drains_in_flight_requests() {
     assert!(child.wait().unwrap().success());
 }
 
-/// A fresh database on the Postgres of `TEST_DATABASE_URL`, dropped when done; `None` (skip) when
-/// the variable is unset, except under `CI=true`.
-struct PgDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create() -> Option<Self> {
-        let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var("CI").map(|v| v != "true").unwrap_or(true),
-                "CI=true needs TEST_DATABASE_URL"
-            );
-            return None;
-        };
-        let name = format!("pc_cli_{}", uuid::Uuid::new_v4().simple());
-        let ok =
-            Command::new("psql").args([&base, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
-        assert!(ok.success());
-        let (server, _) = base.rsplit_once('/').unwrap();
-        Some(PgDatabase { admin: base.clone(), url: format!("{server}/{name}"), name })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([&self.admin, "-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
-            .status();
-    }
-}
-
 /// Several processes on one Postgres each cache keys for `KEY_CACHE_TTL_MS`: a key revoked with the
 /// CLI stops working on every one of them within that time.
 #[test]
 fn a_revoked_key_stops_on_every_process_within_the_cache_ttl() {
     use std::io::BufReader;
     use std::time::{Duration, Instant};
-    let Some(db) = PgDatabase::create() else { return };
+    let Some(db) = PgDatabase::create("pc_cli") else { return };
     let dir = tempfile::tempdir().unwrap();
     assert!(cli(&db.url, &["migrate"]).status.success());
     let out = cli(&db.url, &["keys", "create", "--tenant", "acme", "--scopes", "read"]);

@@ -3,6 +3,8 @@
 //! process killed mid-delivery leaves its work to the other. The receiver on 127.0.0.1 verifies
 //! every signature, fails some requests on purpose and answers some slowly.
 
+#[path = "support/pg_database.rs"]
+mod pg_database;
 #[path = "behaviour/webhook_receiver.rs"]
 mod webhook_receiver;
 
@@ -11,42 +13,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pg_database::PgDatabase;
 use serde_json::{json, Value};
 use webhook_receiver::{Answer, Receiver};
-
-/// A fresh database on the Postgres of `TEST_DATABASE_URL`, dropped when done; `None` (skip) when
-/// the variable is unset, except under `CI=true`.
-struct PgDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create() -> Option<Self> {
-        let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var("CI").map(|v| v != "true").unwrap_or(true),
-                "CI=true needs TEST_DATABASE_URL"
-            );
-            return None;
-        };
-        let name = format!("pc_hooks_{}", uuid::Uuid::new_v4().simple());
-        let ok =
-            Command::new("psql").args([&base, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
-        assert!(ok.success());
-        let (server, _) = base.rsplit_once('/').unwrap();
-        Some(PgDatabase { admin: base.clone(), url: format!("{server}/{name}"), name })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([&self.admin, "-qc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
-            .status();
-    }
-}
 
 fn cli(db: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_property-contacts"))
@@ -100,7 +69,7 @@ fn cursor(id: &str) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_share_deliveries_and_survive_a_kill() {
-    let Some(db) = PgDatabase::create() else { return };
+    let Some(db) = PgDatabase::create("pc_hooks") else { return };
     let dir = tempfile::tempdir().unwrap();
     assert!(cli(&db.url, &["migrate"]).status.success());
     let out = cli(&db.url, &["keys", "create", "--tenant", "acme", "--scopes", "read,write,admin"]);
