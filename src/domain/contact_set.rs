@@ -444,14 +444,23 @@ pub struct ContactSet {
     pub contacts: Vec<Contact>,
 }
 
+/// A set as a replace stores it: its contacts as the history row's JSON, serialised once, and
+/// their fingerprint.
+#[derive(Debug)]
+pub struct StoredForm {
+    pub contacts: Box<serde_json::value::RawValue>,
+    /// SHA-256 (hex) of `contacts`: equal sets, and only they, have equal fingerprints, so the
+    /// store recognises an identical re-send without reading the stored set back. Order counts: the
+    /// same contacts in another order are another set (a read returns them in the new order).
+    pub fingerprint: String,
+}
+
 impl ContactSet {
-    /// SHA-256 (hex) of the set as stored: equal sets, and only they, have equal fingerprints, so
-    /// the store recognises an identical re-send without reading the stored set back. Order counts:
-    /// the same contacts in another order are another set (a read returns them in the new order).
-    pub fn fingerprint(&self) -> String {
+    pub fn stored_form(&self) -> StoredForm {
         use sha2::{Digest, Sha256};
-        let json = serde_json::to_vec(&self.contacts).expect("a contact set serialises");
-        hex::encode(Sha256::digest(json))
+        let contacts = serde_json::value::to_raw_value(&self.contacts).expect("a contact set serialises");
+        let fingerprint = hex::encode(Sha256::digest(contacts.get()));
+        StoredForm { contacts, fingerprint }
     }
 }
 

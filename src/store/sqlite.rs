@@ -180,7 +180,8 @@ impl ContactSetPaths for SqliteBackend {
         author: &str,
     ) -> StoreResult<ReplaceOutcome> {
         let now = now();
-        let fingerprint = set.fingerprint();
+        let stored = set.stored_form();
+        let fingerprint = stored.fingerprint.as_str();
         let mut tx = Backend::begin_write(self).await?;
         // The If-Match check and the identical-set check are part of the bump; the write lock
         // (BEGIN IMMEDIATE) serialises replaces.
@@ -195,7 +196,7 @@ impl ContactSetPaths for SqliteBackend {
         .bind(property_id)
         .bind(now)
         .bind(expected_revision)
-        .bind(fingerprint.as_str())
+        .bind(fingerprint)
         .fetch_optional(&mut tx)
         .await?;
         let Some((revision,)) = bumped else {
@@ -209,7 +210,7 @@ impl ContactSetPaths for SqliteBackend {
             // A dropped transaction only queues its ROLLBACK; end it now so the write lock
             // is not held until the connection's next use.
             tx.rollback().await?;
-            return why_not_bumped(current, expected_revision, &fingerprint)
+            return why_not_bumped(current, expected_revision, fingerprint)
                 .ok_or_else(|| StoreError::Other("the bump matched no row under the write lock".into()));
         };
         // The phones go with their contacts (ON DELETE CASCADE): one statement, not two.
@@ -275,7 +276,7 @@ impl ContactSetPaths for SqliteBackend {
         .bind(now)
         .bind(author)
         .bind(set.contacts.len() as i32)
-        .bind(Json(&set.contacts))
+        .bind(Json(&stored.contacts))
         .execute(&mut tx)
         .await?;
         changes::record(&mut tx, tenant, author, now, &Change::contact_set(property_id, revision)).await?;

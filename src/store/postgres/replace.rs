@@ -34,7 +34,7 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::Row;
 
 use super::client::client_error;
-use crate::domain::contact_set::{Address, ContactSet, ProfileType};
+use crate::domain::contact_set::{Address, ContactSet, ProfileType, StoredForm};
 use crate::store::contact_sets::rows::profiles_column;
 use crate::store::contact_sets::{why_not_bumped, ReplaceOutcome};
 use crate::store::error::{StoreError, StoreResult};
@@ -130,9 +130,9 @@ fn connection_gone(e: &tokio_postgres::Error) -> bool {
 
 /// Replaces the set on `client`, a connection of the pipeline pool that no one else is using.
 pub(super) async fn replace(client: &ClientWrapper, job: &Job) -> Result<ReplaceOutcome, Failure> {
-    let fingerprint = job.set.fingerprint();
+    let stored = job.set.stored_form();
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(outcome) = replace_once(client, job, &fingerprint).await? {
+        if let Some(outcome) = replace_once(client, job, &stored).await? {
             return Ok(outcome);
         }
     }
@@ -143,7 +143,7 @@ pub(super) async fn replace(client: &ClientWrapper, job: &Job) -> Result<Replace
 async fn replace_once(
     client: &ClientWrapper,
     job: &Job,
-    fingerprint: &str,
+    stored: &StoredForm,
 ) -> Result<Option<ReplaceOutcome>, Failure> {
     let Job { tenant, property_id, set, expected_revision, author } = job;
     let (tenant, property_id, author) = (tenant.as_str(), property_id.as_str(), author.as_str());
@@ -163,7 +163,7 @@ async fn replace_once(
     let (commit, rollback) = (prepare(COMMIT).await?, prepare(ROLLBACK).await?);
 
     let contact_count = i32::try_from(set.contacts.len()).unwrap_or(i32::MAX);
-    let history = Json(&set.contacts);
+    let (history, fingerprint) = (Json(&stored.contacts), stored.fingerprint.as_str());
     let contacts = ContactColumns::new(set);
     let phones = PhoneColumns::new(set);
     let key: [Param; 2] = [&tenant, &property_id];
