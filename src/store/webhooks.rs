@@ -162,15 +162,16 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
         types: &[ChangeType],
     ) -> impl Future<Output = StoreResult<Vec<Event>>> + Send;
-    /// Records a successful attempt and, if the lease is still `worker`'s, moves the cursor past
-    /// the event, clears the retry state and extends the lease to `leased_until`; whether the
-    /// lease was still ours (when not, the worker stops: another one holds the subscription).
+    /// Records a run of successful attempts (in feed order) and, if the lease is still `worker`'s,
+    /// moves the cursor past the last one, clears the retry state and extends the lease to
+    /// `leased_until`; whether the lease was still ours (when not, the worker stops: another one
+    /// holds the subscription). One transaction for the run, so a busy subscription costs the
+    /// one SQLite writer a transaction per run, not per event.
     fn record_delivered(
         &self,
         webhook: &ClaimedWebhook,
         worker: &str,
-        event: &Event,
-        result: &AttemptResult,
+        delivered: &[(&Event, AttemptResult)],
         leased_until: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Records a failed attempt and, if the lease is still `worker`'s, schedules the retry (or
@@ -254,6 +255,10 @@ const CLAIM_COLUMNS: &str =
     "id, tenant_id, url, types, secret, cursor_tx, cursor_id, attempts, first_failed_at";
 const ATTEMPT_COLUMNS: &str =
     "id, webhook_id, event_id, event_type, attempted_at, status_code, error, latency_ms, outcome";
+
+/// The columns an attempt is inserted with (a run of them, in `record_delivered`).
+const ATTEMPT_INSERT_COLUMNS: &str =
+    "webhook_id, tenant_id, event_id, event_type, attempted_at, status_code, error, latency_ms, outcome";
 
 /// Inserts an attempt of a subscription that still exists (a deleted one records nothing).
 const INSERT_ATTEMPT: &str = "INSERT INTO webhook_deliveries \
@@ -470,27 +475,42 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         Self::settle(tx, result, |_| true).await
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(events = delivered.len()))]
     async fn record_delivered(
         &self,
         webhook: &ClaimedWebhook,
         worker: &str,
-        event: &Event,
-        result: &AttemptResult,
+        delivered: &[(&Event, AttemptResult)],
         leased_until: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let Some((last, _)) = delivered.last() else { return Ok(true) };
         let mut tx = self.backend.begin_write().await?;
         let recorded = async {
-            insert_attempt(&mut tx, &webhook.id, &webhook.tenant_id, event, result, Outcome::Delivered)
-                .await?;
+            let mut attempts =
+                query(format!("INSERT INTO webhook_deliveries ({ATTEMPT_INSERT_COLUMNS}) SELECT * FROM ("));
+            attempts.push_values(delivered, |row, (event, result)| {
+                row.push_bind(webhook.id.as_str())
+                    .push_bind(webhook.tenant_id.as_str())
+                    .push_bind(event.id.to_string())
+                    .push_bind(event.kind.as_str())
+                    .push_bind(micros(result.attempted_at))
+                    .push_bind(result.status_code.map(i32::from))
+                    .push_bind(result.error.as_deref())
+                    .push_bind(result.latency_ms)
+                    .push_bind(Outcome::Delivered.as_str());
+            });
+            // A deleted subscription records nothing.
+            attempts.push(") AS run WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ");
+            attempts.push_bind(webhook.id.as_str()).push(")");
+            attempts.execute(&mut tx).await?;
             // Only the lease holder moves the cursor, and only forward.
             let moved = query(
                 "UPDATE webhooks SET cursor_tx = $1, cursor_id = $2, attempts = 0, first_failed_at = NULL, \
                  leased_until = $3 WHERE id = $4 AND leased_by = $5 AND leased_until >= $6 \
                  AND (cursor_tx, cursor_id) < ($1, $2)",
             )
-            .bind(event.id.tx)
-            .bind(event.id.id)
+            .bind(last.id.tx)
+            .bind(last.id.id)
             .bind(micros(leased_until))
             .bind(webhook.id.as_str())
             .bind(worker)

@@ -5,14 +5,17 @@
 //! UPDATE SKIP LOCKED` on Postgres, so concurrent claims get different subscriptions), and only
 //! the lease holder sends or moves the cursor. The lease outlasts a delivery; it is extended with
 //! every recorded success, so a process holds a busy subscription only while it keeps delivering.
-//! A killed process's lease expires, and the next holder resumes from the stored cursor: the
-//! event that was in flight is sent again (at least once; `webhook-id` lets receivers dedupe).
+//! Successes are recorded in runs (every [`RECORD_EVERY`], before a failure is recorded, and at the
+//! end of a batch), which keeps the delivery log off the single SQLite writer's hot path. A killed
+//! process's lease expires, and the next holder resumes from the stored cursor: the event that was
+//! in flight and those delivered since the last recorded run are sent again, in feed order (at
+//! least once; `webhook-id` lets receivers dedupe).
 //!
 //! Nothing here runs on the write path: the loop polls, so a dead or slow receiver delays only its
 //! own subscription's deliveries.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use tokio::sync::{watch, Semaphore};
@@ -21,11 +24,16 @@ use tokio::task::JoinSet;
 use super::retry::RetryPolicy;
 use super::sender::Sender;
 use crate::config::WebhookSettings;
-use crate::store::webhooks::{AfterFailure, ClaimedWebhook, Outcome};
+use crate::domain::change::Event;
+use crate::store::webhooks::{AfterFailure, AttemptResult, ClaimedWebhook, Outcome};
 use crate::store::{Store, StoreResult, WebhookStore};
 
 /// Events read per claim; the subscription is due again right after, so others get their turn.
 const BATCH: u32 = 50;
+
+/// How long successful deliveries may wait to be recorded together: what a killed process leaves
+/// to be sent again, at most.
+const RECORD_EVERY: Duration = Duration::from_millis(200);
 
 /// How the delivery loop of a process runs.
 #[derive(Debug, Clone)]
@@ -153,6 +161,8 @@ async fn deliver<S: WebhookStore>(
         let idle = TimeDelta::from_std(config.poll).unwrap_or_default();
         return store.release_webhook(&webhook.id, me, Utc::now() + idle).await;
     }
+    let mut run = Vec::new();
+    let mut run_started = Instant::now();
     for event in &events {
         if *stopped.borrow() {
             break;
@@ -162,15 +172,17 @@ async fn deliver<S: WebhookStore>(
             count(Outcome::Delivered);
             let lag = (Utc::now() - event.occurred_at).num_milliseconds().max(0) as f64 / 1000.0;
             metrics::histogram!("webhook_delivery_lag_seconds").record(lag);
-            let lease = Utc::now() + config.lease();
-            if !store.record_delivered(&webhook, me, event, &sent.result, lease).await? {
-                // Our lease ran out and another process may hold the subscription: leave it to it.
+            run.push((event, sent.result));
+            if run_started.elapsed() >= RECORD_EVERY {
+                if !record_run(store, config, me, &mut webhook, &mut run).await? {
+                    return Ok(());
+                }
+                run_started = Instant::now();
+            }
+        } else {
+            if !record_run(store, config, me, &mut webhook, &mut run).await? {
                 return Ok(());
             }
-            webhook.cursor = event.id;
-            webhook.attempts = 0;
-            webhook.first_failed_at = None;
-        } else {
             let after = config.retry.after_failure(
                 sent.result.attempted_at,
                 webhook.attempts,
@@ -186,8 +198,32 @@ async fn deliver<S: WebhookStore>(
             return store.record_failed(&webhook, me, event, &sent.result, after).await;
         }
     }
+    if !record_run(store, config, me, &mut webhook, &mut run).await? {
+        return Ok(());
+    }
     // More events may be waiting: due again at once, behind the subscriptions already due.
     store.release_webhook(&webhook.id, me, Utc::now()).await
+}
+
+/// Records the deliveries since the last run and moves the claimed cursor past them; false when
+/// the lease was lost meanwhile (another process holds the subscription: leave it to it).
+async fn record_run<S: WebhookStore>(
+    store: &S,
+    config: &WorkerConfig,
+    me: &str,
+    webhook: &mut ClaimedWebhook,
+    run: &mut Vec<(&Event, AttemptResult)>,
+) -> StoreResult<bool> {
+    let Some((last, _)) = run.last() else { return Ok(true) };
+    let last = last.id;
+    if !store.record_delivered(webhook, me, run, Utc::now() + config.lease()).await? {
+        return Ok(false);
+    }
+    run.clear();
+    webhook.cursor = last;
+    webhook.attempts = 0;
+    webhook.first_failed_at = None;
+    Ok(true)
 }
 
 /// `webhook_deliveries_total{outcome}`.
