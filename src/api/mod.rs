@@ -15,6 +15,7 @@ pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
+pub mod json_stream;
 pub mod ops;
 pub mod properties;
 pub mod revisions;

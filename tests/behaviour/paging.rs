@@ -1,6 +1,6 @@
 //! Every route that answers a collection answers a bounded page, however much the store holds:
 //! CRM revisions and notes (`after` + `limit`, `Link: rel="next"`), `includeRevisions` (the newest
-//! 20), the contact list (`size` clamped to 500), the property list and the contact-set history
+//! 10), the contact list (`size` clamped to 500), the property list and the contact-set history
 //! (`limit` clamped).
 
 use axum::http::Method;
@@ -33,26 +33,26 @@ async fn crm_revisions_are_paged(app: TestApp) {
         let r = app.put(&base, json!({"lastName": format!("Pager {i}")})).send().await;
         r.assert_status(200);
     }
-    // Default page: 20, oldest first, with a link to the next page.
+    // Default page: 10, oldest first, with a link to the next page.
     let r = app.get(&format!("{base}/revisions")).send().await;
     r.assert_status(200);
     let versions = |body: &Value| {
         body.as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect::<Vec<_>>()
     };
-    assert_eq!(versions(&r.body), (1..=20).collect::<Vec<_>>());
-    assert_eq!(next_after(r.header("link")), Some(20));
+    assert_eq!(versions(&r.body), (1..=10).collect::<Vec<_>>());
+    assert_eq!(next_after(r.header("link")), Some(10));
     // Following the links visits every version once.
     let mut seen = Vec::new();
     let mut after = None;
     loop {
         let url = match after {
-            None => format!("{base}/revisions?limit=15"),
-            Some(a) => format!("{base}/revisions?limit=15&after={a}"),
+            None => format!("{base}/revisions?limit=7"),
+            Some(a) => format!("{base}/revisions?limit=7&after={a}"),
         };
         let r = app.get(&url).send().await;
         r.assert_status(200);
         let page = versions(&r.body);
-        assert!(page.len() <= 15);
+        assert!(page.len() <= 7);
         seen.extend(page);
         match next_after(r.header("link")) {
             Some(a) => after = Some(a),
@@ -60,13 +60,15 @@ async fn crm_revisions_are_paged(app: TestApp) {
         }
     }
     assert_eq!(seen, (1..=56).collect::<Vec<_>>());
-    // A limit above the maximum is clamped to 20, never obeyed.
+    // A limit above the maximum is clamped to 10, never obeyed.
     let r = app.get(&format!("{base}/revisions?limit=100000")).send().await;
-    assert_eq!(versions(&r.body), (1..=20).collect::<Vec<_>>());
-    assert_eq!(next_after(r.header("link")), Some(20));
-    // `includeRevisions` adds the newest 20 only.
+    assert_eq!(versions(&r.body), (1..=10).collect::<Vec<_>>());
+    assert_eq!(next_after(r.header("link")), Some(10));
+    // `includeRevisions` adds the newest 10 only, streamed into the contact's object.
     let r = app.get(&format!("{base}?includeRevisions=true")).send().await;
-    assert_eq!(versions(&r.body["revisions"]), (37..=56).collect::<Vec<_>>());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.body["lastName"], "Pager 54");
+    assert_eq!(versions(&r.body["revisions"]), (47..=56).collect::<Vec<_>>());
 }
 
 async fn crm_notes_are_paged(app: TestApp) {

@@ -9,10 +9,10 @@ use super::pages::{paged, PageQuery, REVISIONS_DEFAULT_LIMIT, REVISIONS_MAX_LIMI
 use super::{
     conditional, contact_path, if_match, not_modified, set_validators, with_contact_validators, with_location,
 };
+use crate::api::json_stream;
 use crate::auth::{Reader, Writer};
 use crate::domain::crm::{
     contact_etag, contact_with_revisions_etag, Contact, ContactRequest, ListContactsQuery, MergeRequest,
-    Revision,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
@@ -89,15 +89,6 @@ pub struct GetContactQuery {
     include_revisions: bool,
 }
 
-/// A contact with its revisions.
-#[derive(Debug, Serialize)]
-pub struct ContactWithRevisions {
-    #[serde(flatten)]
-    contact: Contact,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    revisions: Option<Vec<Revision>>,
-}
-
 /// One contact; 304 when the client's copy is current, 410 when merged away. With
 /// `includeRevisions=true` the ETag is `"<version>-r"`, so the two representations never share a
 /// validator; `If-Match` on writes accepts either form.
@@ -120,7 +111,11 @@ pub async fn get_contact<S: Store>(
         return Ok(not_modified(&etag, Some(contact.updated_at)));
     }
     let updated_at = contact.updated_at;
-    let mut resp = axum::Json(ContactWithRevisions { contact, revisions }).into_response();
+    let mut resp = match revisions {
+        // Up to 20 snapshots: streamed, like the history pages.
+        Some(revisions) => json_stream::object_with_array(&contact, "revisions", revisions)?,
+        None => axum::Json(contact).into_response(),
+    };
     set_validators(resp.headers_mut(), &etag, Some(updated_at));
     Ok(resp)
 }

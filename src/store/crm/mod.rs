@@ -72,7 +72,7 @@ pub struct ContactPage {
 }
 
 /// How many revisions `includeRevisions=true` adds to a contact: the newest.
-pub const INCLUDED_REVISIONS: i64 = 20;
+pub const INCLUDED_REVISIONS: i64 = 10;
 
 /// A page of a contact's history or notes: items after `after` (a version or note id), oldest
 /// first, at most `limit`.
