@@ -17,15 +17,18 @@
 
 use std::future::Future;
 
+pub mod audit;
 mod backend;
 pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
 mod error;
+pub mod history;
 pub mod idempotency;
 pub mod keys;
 mod postgres;
+pub mod privacy;
 pub mod properties;
 mod query;
 mod session;
@@ -33,6 +36,7 @@ mod sqlite;
 pub mod webhooks;
 mod write;
 
+pub use audit::AuditStore;
 pub use backend::{Backend, PoolStatus, SqlStore};
 pub use changes::{ChangeStore, Feed};
 pub use contact_sets::{
@@ -41,9 +45,11 @@ pub use contact_sets::{
 pub use crm::CrmStore;
 pub use customers::CustomerStore;
 pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN};
+pub use history::{History, HistoryStore};
 pub use idempotency::IdempotencyStore;
 pub use keys::{ApiKey, KeyStore, NewApiKey, Scope};
 pub use postgres::{PgBackend, PgPoolSizes, PgStore};
+pub use privacy::PrivacyStore;
 pub use properties::{ChannelMapping, Property, PropertyChanges, PropertyStore};
 pub use sqlite::{Durability, SqliteBackend, SqliteSettings, SqliteStore};
 pub use webhooks::WebhookStore;
@@ -52,8 +58,8 @@ pub use write::Written;
 /// Every aggregate's traits, for callers that use a concrete store.
 pub mod prelude {
     pub use super::{
-        ChangeStore, ContactSetStore, CrmStore, CustomerStore, IdempotencyStore, KeyStore, PropertyStore,
-        Store, WebhookStore,
+        AuditStore, ChangeStore, ContactSetStore, CrmStore, CustomerStore, HistoryStore, IdempotencyStore,
+        KeyStore, PrivacyStore, PropertyStore, Store, WebhookStore,
     };
 }
 
@@ -67,6 +73,9 @@ pub trait Store:
     + ChangeStore
     + IdempotencyStore
     + WebhookStore
+    + AuditStore
+    + PrivacyStore
+    + HistoryStore
     + Clone
     + Send
     + Sync
