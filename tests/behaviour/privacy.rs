@@ -380,9 +380,10 @@ async fn erasure_reaches_history_and_leaves_others_alone(app: TestApp) {
     assert_eq!(erasure["key_id"], admin_id);
     assert!(entries.iter().any(|e| e["operation"] == "privacy.erasure.dry_run"));
     // Followers of the feed hear that the contact went.
+    let erika_id = erika.to_string();
     assert!(entries
         .iter()
-        .any(|e| e["operation"] == "contact.deleted" && e["resource_id"] == erika.to_string()));
+        .any(|e| e["operation"] == "contact.deleted" && e["resource_id"] == erika_id.as_str()));
 
     let logs = captured.text();
     assert!(logs.contains("erase-request-1"), "the test captured the service's logs");
