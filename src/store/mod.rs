@@ -1,7 +1,8 @@
 //! Storage: one trait per aggregate with a method per use case, written once over a [`Backend`].
 //!
 //! Layout: one module per aggregate ([`keys`], [`properties`], [`contact_sets`], [`crm`],
-//! [`customers`], [`changes`], [`idempotency`], [`webhooks`]) holds its trait, its types and its SQL; [`postgres`]
+//! [`customers`], [`changes`], [`idempotency`], [`webhooks`], [`audit`], [`privacy`], [`history`])
+//! holds its trait, its types and its SQL; [`postgres`]
 //! and [`sqlite`] hold what differs per database (pools, migrations, transactions, the contact
 //! set's hot paths); [`query`] is how the aggregates run SQL on either one.
 //!
