@@ -66,6 +66,12 @@ pub async fn authenticate<S: Store>(state: &AppState<S>, key: Option<&str>) -> R
 /// Looks a presented key up (`Unauthorized` when unknown or revoked) without taking from its rate
 /// allowance: for a layer that needs the tenant before the handler authenticates the request.
 pub async fn identify<S: Store>(state: &AppState<S>, key: Option<&str>) -> Result<Caller, ApiError> {
+    let caller = lookup(state, key).await?;
+    crate::request_context::set_key(&caller.key_id, &caller.key_name);
+    Ok(caller)
+}
+
+async fn lookup<S: Store>(state: &AppState<S>, key: Option<&str>) -> Result<Caller, ApiError> {
     let key = key.ok_or(ApiError::Unauthorized)?;
     let hash = hash_key(key);
     match state.key_cache.get(&hash) {

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate` and `keys ...`, each on the store named by `DATABASE_URL`.
+//! The command line: `serve`, `migrate`, `keys ...` and `privacy ...`, each on the store named by `DATABASE_URL`.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -35,6 +35,41 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Answer a person's data request: export or erase what a tenant holds about them. Prints the
+    /// same JSON document as the API and is audited the same way (key `cli`).
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Print everything the tenant holds about the person (`GET /api/v1/privacy/subjects`).
+    Export(SubjectArgs),
+    /// Erase the person (`POST /api/v1/privacy/erasures`).
+    Erase {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Only list what would be erased.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Whom a privacy command is about: a tenant and exactly one identifier.
+#[derive(Debug, clap::Args)]
+pub struct SubjectArgs {
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// E.164, e.g. +4930123456.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// A CRM contact id.
+    #[arg(long)]
+    pub contact_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +136,10 @@ async fn run_on<S: Store>(store: S, cli: Cli) -> anyhow::Result<()> {
             store.migrate().await?;
             keys(&store, command).await
         }
+        Command::Privacy { command } => {
+            store.migrate().await?;
+            privacy(&store, command).await
+        }
     }
 }
 
@@ -149,6 +188,7 @@ async fn serve<S: Store>(
     }
     crate::retention::spawn_pruning(store.clone(), settings.limits.changes_retention_days, PRUNE_EVERY);
     crate::idempotency::spawn_pruner(store.clone(), crate::idempotency::PRUNE_EVERY);
+    crate::retention::spawn_retention(store.clone(), settings.retention.clone(), PRUNE_EVERY);
     let deliveries = crate::webhooks::spawn(store.clone(), (&settings.webhooks).into());
     let app = crate::app(state.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -252,6 +292,46 @@ async fn keys<S: Store>(store: &S, command: KeysCommand) -> anyhow::Result<()> {
             eprintln!("revoked key {id}");
         }
     }
+    Ok(())
+}
+
+/// The operator's key, as the audit log names it.
+const CLI_KEY: &str = "cli";
+
+async fn privacy<S: Store>(store: &S, command: PrivacyCommand) -> anyhow::Result<()> {
+    let (args, erase) = match command {
+        PrivacyCommand::Export(args) => (args, None),
+        PrivacyCommand::Erase { subject, dry_run } => (subject, Some(dry_run)),
+    };
+    let subject = crate::domain::privacy::Subject::parse(
+        args.email.as_deref(),
+        args.phone.as_deref(),
+        args.contact_id.as_deref(),
+        |m| format!("--{}", m.replace('_', "-")),
+    )
+    .map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(lines.join("; "))
+    })?;
+    // The audit entry names the CLI as the key and carries a request id of its own.
+    let ctx = crate::request_context::RequestContext {
+        request_id: format!("cli-{}", uuid::Uuid::new_v4()),
+        path: String::new(),
+        key: Default::default(),
+    };
+    let document = crate::request_context::run_in(ctx, async {
+        crate::request_context::set_key(CLI_KEY, CLI_KEY);
+        anyhow::Ok(match erase {
+            None => {
+                serde_json::to_string_pretty(&store.export_subject(&args.tenant, &subject, CLI_KEY).await?)?
+            }
+            Some(dry_run) => serde_json::to_string_pretty(
+                &store.erase_subject(&args.tenant, &subject, dry_run, CLI_KEY).await?,
+            )?,
+        })
+    })
+    .await?;
+    println!("{document}");
     Ok(())
 }
 

@@ -108,6 +108,8 @@ pub struct ServeSettings {
     pub http_max_connections: usize,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+    #[command(flatten)]
+    pub retention: RetentionSettings,
 }
 
 impl ServeSettings {
@@ -138,6 +140,18 @@ impl Default for Limits {
     fn default() -> Self {
         Limits { body_limit_bytes: 256 * 1024, request_timeout_secs: 30, changes_retention_days: 30 }
     }
+}
+
+/// Retention of history and of the audit log (see `crate::retention`); both off by default.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RetentionSettings {
+    /// Days CRM revisions, contact-set revisions and merged tombstones are kept; older ones are
+    /// pruned (each contact's and each property's current revision always stays). Unset: kept forever.
+    #[arg(long, env = "HISTORY_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub history_retention_days: Option<u32>,
+    /// Days audit entries are kept. Unset: kept forever.
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// Webhook delivery (see `crate::webhooks`).

@@ -300,7 +300,11 @@ mod tests {
         let out = sink.clone();
         let _guard =
             tracing::subscriber::set_default(subscriber(move || out.clone(), EnvFilter::new("info")));
-        let ctx = request_context::RequestContext { request_id: "req-\"7\"".into(), path: "/x".into() };
+        let ctx = request_context::RequestContext {
+            request_id: "req-\"7\"".into(),
+            path: "/x".into(),
+            ..Default::default()
+        };
         request_context::run_in(ctx, async { tracing::info!("in request") }).await;
         tracing::info!("outside");
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();

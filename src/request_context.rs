@@ -4,6 +4,8 @@
 //! envelope) but `IntoResponse` has no access to the request; a task-local set by one middleware is
 //! simpler than threading them through every handler.
 
+use std::sync::{Arc, OnceLock};
+
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -13,6 +15,15 @@ use axum::response::Response;
 pub struct RequestContext {
     pub request_id: String,
     pub path: String,
+    /// The key that authenticated the request, once it has: the audit log names it.
+    pub key: Arc<OnceLock<KeyRef>>,
+}
+
+/// Which API key made a request, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRef {
+    pub id: String,
+    pub name: String,
 }
 
 tokio::task_local! {
@@ -33,6 +44,7 @@ pub async fn scope(req: Request, next: Next) -> Response {
             .unwrap_or_default()
             .to_owned(),
         path: req.uri().path().to_owned(),
+        key: Arc::default(),
     };
     run_in(ctx, next.run(req)).await
 }
@@ -55,4 +67,15 @@ pub fn current() -> RequestContext {
 /// The current request id (empty outside a request).
 pub fn request_id() -> String {
     CURRENT.try_with(|c| c.request_id.clone()).unwrap_or_default()
+}
+
+/// Notes the key that authenticated the current request (the first one wins; no-op outside a
+/// request).
+pub fn set_key(id: &str, name: &str) {
+    let _ = CURRENT.try_with(|c| c.key.set(KeyRef { id: id.to_owned(), name: name.to_owned() }));
+}
+
+/// The key that authenticated the current request, if any.
+pub fn key() -> Option<KeyRef> {
+    CURRENT.try_with(|c| c.key.get().cloned()).ok().flatten()
 }

@@ -11,12 +11,14 @@ use axum::Router;
 use crate::state::AppState;
 use crate::store::Store;
 
+pub mod audit;
 pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
 pub mod json_stream;
 pub mod ops;
+pub mod privacy;
 pub mod properties;
 pub mod revisions;
 pub mod su;
@@ -78,6 +80,11 @@ pub fn routes<S: Store>() -> Routes<S> {
         )
         // change feed
         .add(M::GET, "/api/v1/changes", changes::list_changes::<S>)
+        // audit log (admin)
+        .add(M::GET, "/api/v1/audit", audit::list_audit::<S>)
+        // privacy requests (admin)
+        .add(M::GET, "/api/v1/privacy/subjects", privacy::export_subject::<S>)
+        .add(M::POST, "/api/v1/privacy/erasures", privacy::erase_subject::<S>)
         // webhooks (admin)
         .add(M::POST, "/api/v1/webhooks", webhooks::create_webhook::<S>)
         .add(M::GET, "/api/v1/webhooks", webhooks::list_webhooks::<S>)

@@ -1,7 +1,9 @@
 //! Domain types that are valid by construction.
 
+pub mod audit;
 pub mod change;
 pub mod contact_set;
 pub mod crm;
 pub mod customer;
+pub mod privacy;
 pub mod property;

@@ -13,9 +13,11 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use sqlx::types::Json;
 
+use super::audit;
 use super::backend::{Backend, SqlStore};
 use super::error::StoreResult;
 use super::query::{query, SqlConn};
+use crate::domain::audit::AuditAction;
 use crate::domain::change::{Change, ChangeType, Cursor, Event};
 
 /// A page of the feed, or the news that the cursor is older than the oldest kept event.
@@ -48,7 +50,8 @@ pub trait ChangeStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
-/// Records `change` by `actor`, in the transaction of the write that made it.
+/// Records `change` by `actor`, and its audit entry, in the transaction of the write that made it.
+/// On Postgres the two inserts are one statement, so auditing costs the write no round trip.
 pub(crate) async fn record<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
@@ -56,14 +59,21 @@ pub(crate) async fn record<C: SqlConn>(
     at: DateTime<Utc>,
     change: &Change,
 ) -> StoreResult<()> {
-    query("INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5)")
-        .bind(tenant)
-        .bind(change.kind.as_str())
-        .bind(at)
-        .bind(actor)
-        .bind(Json(&change.data))
-        .execute(conn)
-        .await?;
+    let action = AuditAction::of_change(change);
+    let event_text =
+        "INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5)";
+    let event = |text: String| {
+        query(text).bind(tenant).bind(change.kind.as_str()).bind(at).bind(actor).bind(Json(&change.data))
+    };
+    if C::WRITABLE_CTE {
+        let mut sql =
+            event(format!("WITH event AS ({event_text}) INSERT INTO audit_entries ({}) ", audit::COLUMNS));
+        audit::push_entry(&mut sql, tenant, at, audit::Origin::current(actor), &action);
+        sql.execute(conn).await?;
+    } else {
+        event(event_text.to_owned()).execute(&mut *conn).await?;
+        audit::record(conn, tenant, actor, at, &action).await?;
+    }
     Ok(())
 }
 

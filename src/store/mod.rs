@@ -1,7 +1,8 @@
 //! Storage: one trait per aggregate with a method per use case, written once over a [`Backend`].
 //!
 //! Layout: one module per aggregate ([`keys`], [`properties`], [`contact_sets`], [`crm`],
-//! [`customers`], [`changes`], [`idempotency`], [`webhooks`]) holds its trait, its types and its SQL; [`postgres`]
+//! [`customers`], [`changes`], [`idempotency`], [`webhooks`], [`audit`], [`privacy`], [`history`])
+//! holds its trait, its types and its SQL; [`postgres`]
 //! and [`sqlite`] hold what differs per database (pools, migrations, transactions, the contact
 //! set's hot paths); [`query`] is how the aggregates run SQL on either one.
 //!
@@ -17,15 +18,18 @@
 
 use std::future::Future;
 
+pub mod audit;
 mod backend;
 pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
 mod error;
+pub mod history;
 pub mod idempotency;
 pub mod keys;
 mod postgres;
+pub mod privacy;
 pub mod properties;
 mod query;
 mod session;
@@ -33,6 +37,7 @@ mod sqlite;
 pub mod webhooks;
 mod write;
 
+pub use audit::AuditStore;
 pub use backend::{Backend, PoolStatus, SqlStore};
 pub use changes::{ChangeStore, Feed};
 pub use contact_sets::{
@@ -41,9 +46,11 @@ pub use contact_sets::{
 pub use crm::CrmStore;
 pub use customers::CustomerStore;
 pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN};
+pub use history::{History, HistoryStore};
 pub use idempotency::IdempotencyStore;
 pub use keys::{ApiKey, KeyStore, NewApiKey, Scope};
 pub use postgres::{PgBackend, PgPoolSizes, PgStore};
+pub use privacy::PrivacyStore;
 pub use properties::{ChannelMapping, Property, PropertyChanges, PropertyStore};
 pub use sqlite::{Durability, SqliteBackend, SqliteSettings, SqliteStore};
 pub use webhooks::WebhookStore;
@@ -52,8 +59,8 @@ pub use write::Written;
 /// Every aggregate's traits, for callers that use a concrete store.
 pub mod prelude {
     pub use super::{
-        ChangeStore, ContactSetStore, CrmStore, CustomerStore, IdempotencyStore, KeyStore, PropertyStore,
-        Store, WebhookStore,
+        AuditStore, ChangeStore, ContactSetStore, CrmStore, CustomerStore, HistoryStore, IdempotencyStore,
+        KeyStore, PrivacyStore, PropertyStore, Store, WebhookStore,
     };
 }
 
@@ -67,6 +74,9 @@ pub trait Store:
     + ChangeStore
     + IdempotencyStore
     + WebhookStore
+    + AuditStore
+    + PrivacyStore
+    + HistoryStore
     + Clone
     + Send
     + Sync

@@ -202,6 +202,12 @@ pub trait SqlConn: Send {
     /// visible later can sort before this one (see the events migration). Always true on SQLite,
     /// whose one writer commits in id order.
     const SETTLED_EVENTS: &'static str;
+    /// Whether an `INSERT` may sit in a `WITH` clause (Postgres), so two inserts go as one
+    /// statement; SQLite runs them one after the other (in process, no round trip to save).
+    const WRITABLE_CTE: bool;
+    /// A condition true when the bytes `{needle}` occur in the bytes `{haystack}` (placeholders
+    /// replaced by the caller): `position(.. in ..)` on Postgres, `instr` on SQLite.
+    const BYTES_CONTAINS: &'static str;
 
     fn execute(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
     fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<Vec<R>>> + Send;
@@ -220,6 +226,8 @@ pub trait Driver: sqlx::Database {
     const EXPLAIN: &'static str;
     const CLAIM_ROWS: &'static str;
     const SETTLED_EVENTS: &'static str;
+    const WRITABLE_CTE: bool;
+    const BYTES_CONTAINS: &'static str;
 
     fn execute(conn: &mut Self::Connection, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
     fn fetch_all<R: Record>(
@@ -313,6 +321,8 @@ impl Driver for Postgres {
     const EXPLAIN: &'static str = "EXPLAIN ";
     const CLAIM_ROWS: &'static str = " FOR UPDATE SKIP LOCKED";
     const SETTLED_EVENTS: &'static str = "tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+    const WRITABLE_CTE: bool = true;
+    const BYTES_CONTAINS: &'static str = "position({needle} in {haystack}) > 0";
     driver_functions!(PgConnection, pg_arguments);
 }
 
@@ -322,6 +332,8 @@ impl Driver for Sqlite {
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
     const CLAIM_ROWS: &'static str = "";
     const SETTLED_EVENTS: &'static str = "TRUE";
+    const WRITABLE_CTE: bool = false;
+    const BYTES_CONTAINS: &'static str = "instr({haystack}, {needle}) > 0";
     driver_functions!(SqliteConnection, sqlite_arguments);
 }
 

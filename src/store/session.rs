@@ -195,6 +195,8 @@ impl<DB: Driver> SqlConn for Conn<DB> {
     const EXPLAIN: &'static str = DB::EXPLAIN;
     const CLAIM_ROWS: &'static str = DB::CLAIM_ROWS;
     const SETTLED_EVENTS: &'static str = DB::SETTLED_EVENTS;
+    const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
+    const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
         on_live_connection!(self, sql, DB::execute)
@@ -216,6 +218,8 @@ impl<DB: Driver> SqlConn for Tx<DB> {
     const EXPLAIN: &'static str = DB::EXPLAIN;
     const CLAIM_ROWS: &'static str = DB::CLAIM_ROWS;
     const SETTLED_EVENTS: &'static str = DB::SETTLED_EVENTS;
+    const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
+    const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
         bounded(self.query_timeout, DB::execute(&mut *self.tx, sql)).await

@@ -12,10 +12,12 @@ use std::future::Future;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sqlx::types::Json;
 
+use super::audit;
 use super::backend::{Backend, SqlStore};
 use super::changes::events_after;
 use super::error::{StoreError, StoreResult};
 use super::query::{query, Driver, SqlConn};
+use crate::domain::audit::AuditAction;
 use crate::domain::change::{ChangeType, Cursor, Event};
 
 /// A subscription as the management routes show it (the secret is only shown at creation).
@@ -319,6 +321,8 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
             .bind(at.id)
             .fetch_one(&mut tx)
             .await?;
+            let action = AuditAction::new("webhook.created", "webhook", new.id);
+            audit::record(&mut tx, new.tenant_id, "", now, &action).await?;
             Ok(Webhook::from(row))
         }
         .await;
@@ -340,12 +344,19 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
     #[tracing::instrument(skip_all)]
     async fn delete_webhook(&self, tenant: &str, id: &str) -> StoreResult<bool> {
         let mut tx = self.backend.begin_write().await?;
-        let result = query("DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut tx)
-            .await
-            .map_err(StoreError::from);
+        let result = async {
+            let deleted = query("DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut tx)
+                .await?;
+            if deleted == 1 {
+                let action = AuditAction::new("webhook.deleted", "webhook", id);
+                audit::record(&mut tx, tenant, "", crate::store::write::now(), &action).await?;
+            }
+            Ok::<_, StoreError>(deleted)
+        }
+        .await;
         Ok(Self::settle(tx, result, |n| *n == 1).await? == 1)
     }
 

@@ -152,6 +152,11 @@ impl TestApp {
         self.pg_schema.as_ref().map(|s| &s.pool)
     }
 
+    /// The SQLite test store's file, for tests that read the database beside the service.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self._sqlite_dir.as_ref().map(|d| d.path().join("test.db"))
+    }
+
     /// Starts a request; finish it with [`Call::send`].
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
         Call { app: self, builder: Request::builder().method(method).uri(path), body: Body::empty() }

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod audit;
 mod auth;
 mod changes;
 mod contact_sets;
@@ -17,7 +18,9 @@ mod ops;
 mod paging;
 mod pipeline_pool;
 mod preconditions;
+mod privacy;
 mod properties;
+mod retention;
 mod revisions;
 mod su;
 mod text_rule;

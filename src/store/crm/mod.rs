@@ -28,7 +28,7 @@ use crate::validation::FieldError;
 
 mod contacts;
 mod merge;
-mod queries;
+pub(crate) mod queries;
 mod rows;
 
 pub(crate) use queries::unlink_property;

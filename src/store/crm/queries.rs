@@ -118,7 +118,7 @@ pub(super) async fn fetch_children<C: SqlConn>(conn: &mut C, ids: &[i64]) -> Sto
 }
 
 /// Contacts by id (tombstones included), in id order, whole: six queries.
-pub(super) async fn fetch_contacts<C: SqlConn>(
+pub(crate) async fn fetch_contacts<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
     ids: &[i64],

@@ -155,6 +155,7 @@ impl Pipelines {
             set: set.clone(),
             expected_revision,
             author: author.to_owned(),
+            origin: crate::store::audit::Origin::current(author),
         });
         for attempt in 0..2 {
             let client = self

@@ -7,8 +7,8 @@
 //! whole transaction in one wake-up and holds the property's row lock for no client round trip.
 //!
 //! The statements: `BEGIN`; bump the revision, record the new set in the history and record the
-//! `contact_set.replaced` event (one statement: the bump's `RETURNING` feeds the history row, whose
-//! `RETURNING` feeds the event); delete the old contacts (their phones go by `ON
+//! `contact_set.replaced` event and its audit entry (one statement: the bump's `RETURNING` feeds the
+//! history row, whose `RETURNING` feeds the event and the audit entry); delete the old contacts (their phones go by `ON
 //! DELETE CASCADE`); insert the contacts, then their phones, each as one statement over arrays
 //! (`unnest`), so the text is the same for every set and prepared once per connection; `COMMIT`.
 //!
@@ -35,6 +35,7 @@ use tokio_postgres::Row;
 
 use super::client::client_error;
 use crate::domain::contact_set::{Address, ContactSet, ProfileType, StoredForm};
+use crate::store::audit::Origin;
 use crate::store::contact_sets::rows::profiles_column;
 use crate::store::contact_sets::{why_not_bumped, ReplaceOutcome};
 use crate::store::error::{StoreError, StoreResult};
@@ -43,7 +44,7 @@ const BEGIN: &str = "BEGIN";
 
 /// Bumps the revision (taking the property's row lock, so replaces of one property serialise; the
 /// `If-Match` and identical-set checks are in the same `WHERE`), records the new set under the
-/// bumped revision and records the event.
+/// bumped revision and records the event and the audit entry.
 const BUMP_AND_RECORD: &str = "WITH bumped AS (\
        UPDATE properties SET contact_set_revision = contact_set_revision + 1, updated_at = now(), \
          contact_set_hash = $7 \
@@ -53,7 +54,11 @@ const BUMP_AND_RECORD: &str = "WITH bumped AS (\
      recorded AS (INSERT INTO contact_set_revisions \
        (tenant_id, property_id, revision, created_at, created_by, contact_count, contacts) \
        VALUES ($1, $2, (SELECT contact_set_revision FROM bumped), now(), $4, $5, $6) \
-       RETURNING revision) \
+       RETURNING revision), \
+     audited AS (INSERT INTO audit_entries (tenant_id, occurred_at, key_id, key_name, operation, \
+       resource_type, resource_id, request_id, detail) \
+       SELECT $1, now(), $8::text, $9::text, 'contact_set.replaced', 'contact_set', $2, $10::text, \
+         jsonb_build_object('revision', revision) FROM recorded) \
      INSERT INTO events (tenant_id, type, occurred_at, actor, data) \
      SELECT $1, 'contact_set.replaced', now(), $4, \
        jsonb_build_object('property_id', $2::text, 'revision', revision) FROM recorded \
@@ -95,6 +100,8 @@ pub(super) struct Job {
     pub(super) set: ContactSet,
     pub(super) expected_revision: Option<i64>,
     pub(super) author: String,
+    /// Who asked, for the audit entry (the job runs outside the request's task).
+    pub(super) origin: Origin,
 }
 
 /// How a hot path failed.
@@ -145,7 +152,7 @@ async fn replace_once(
     job: &Job,
     stored: &StoredForm,
 ) -> Result<Option<ReplaceOutcome>, Failure> {
-    let Job { tenant, property_id, set, expected_revision, author } = job;
+    let Job { tenant, property_id, set, expected_revision, author, origin } = job;
     let (tenant, property_id, author) = (tenant.as_str(), property_id.as_str(), author.as_str());
     // Nothing is sent before the pipeline but these prepares: a dead connection failing one is `Dead`.
     let prepare = |sql: &'static str| async move {
@@ -167,8 +174,19 @@ async fn replace_once(
     let contacts = ContactColumns::new(set);
     let phones = PhoneColumns::new(set);
     let key: [Param; 2] = [&tenant, &property_id];
-    let bump: [Param; 7] =
-        [&tenant, &property_id, expected_revision, &author, &contact_count, &history, &fingerprint];
+    let (key_id, key_name, request_id) = (&origin.key_id, &origin.key_name, &origin.request_id);
+    let bump: [Param; 10] = [
+        &tenant,
+        &property_id,
+        expected_revision,
+        &author,
+        &contact_count,
+        &history,
+        &fingerprint,
+        key_id,
+        key_name,
+        request_id,
+    ];
     let contact_params = contacts.params(&key);
     let phone_params = phones.params(&key);
     let params: [&[Param]; 5] = [&[], &bump, &key, &contact_params, &phone_params];
