@@ -3,5 +3,6 @@
 pub mod change;
 pub mod contact_set;
 pub mod crm;
+pub mod crm_patch;
 pub mod customer;
 pub mod property;
