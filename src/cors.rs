@@ -108,6 +108,10 @@ pub fn wrap(app: Router, origins: &CorsOrigins) -> Router {
             .layer(layer(origins))
             .service(app.clone()),
     );
+    // An answer without CORS headers must not be reused from a cache for a listed origin.
+    let app = Router::new().fallback_service(
+        tower::ServiceBuilder::new().layer(axum::middleware::map_response(vary_on_origin)).service(app),
+    );
     let origins = origins.clone();
     Router::new().fallback_service(tower::service_fn(move |req: Request| {
         let route =
@@ -127,6 +131,11 @@ fn layer(origins: &CorsOrigins) -> CorsLayer {
         .allow_headers(ALLOWED_HEADERS)
         .expose_headers(EXPOSED_HEADERS)
         .max_age(PREFLIGHT_MAX_AGE)
+}
+
+async fn vary_on_origin(mut resp: Response) -> Response {
+    resp.headers_mut().append(header::VARY, HeaderValue::from_static("origin"));
+    resp
 }
 
 /// A preflight answer has no content: 204 rather than tower-http's 200.

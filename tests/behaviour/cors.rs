@@ -101,6 +101,8 @@ async fn other_origins_get_no_cors_headers(app: TestApp) {
     let r = app.get("/api/v3/contacts").header("origin", STRANGER).send().await;
     r.assert_status(200);
     assert_no_cors(&r);
+    // A cache must not hand this answer to a listed origin.
+    assert!(r.headers.get_all("vary").iter().any(|v| v.to_str().unwrap().contains("origin")));
     // No Origin at all (curl, servers): untouched.
     let r = app.call(Method::OPTIONS, "/api/v3/contacts").send().await;
     r.assert_status(405);
