@@ -14,7 +14,7 @@ WORK=$(mktemp -d)
 command -v st >/dev/null || python3 -m pip install --quiet --disable-pip-version-check schemathesis
 
 cargo build --quiet --bin property-contacts
-DATABASE_URL="sqlite:$WORK/fuzz.db" BOOTSTRAP_KEY_FILE="$WORK/admin.key" ./target/debug/property-contacts serve --listen "127.0.0.1:$PORT" \
+DATABASE_URL="sqlite:$WORK/fuzz.db" BOOTSTRAP_KEY_FILE="$WORK/admin.key" "${CARGO_TARGET_DIR:-target}/debug/property-contacts" serve --listen "127.0.0.1:$PORT" \
   >"$WORK/service.out" 2>"$WORK/service.err" &
 SERVICE=$!
 trap 'kill $SERVICE 2>/dev/null; wait $SERVICE 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -179,7 +179,9 @@ async fn serve<S: Store>(
         }
     }
     crate::validation::warm_up();
+    let cors = crate::cors::CorsOrigins::parse(&settings.cors_allowed_origins).map_err(anyhow::Error::msg)?;
     let state = AppState::new(store.clone(), settings.limits.clone())
+        .with_cors(cors)
         .with_key_cache(Duration::from_millis(settings.key_cache_ttl_ms))
         .with_rate_limit(settings.rate_limit_per_second, settings.rate_limit_burst)
         .with_webhooks(&settings.webhooks);

@@ -106,6 +106,10 @@ pub struct ServeSettings {
     /// to admit a new one.
     #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 0)]
     pub http_max_connections: usize,
+    /// Origins a browser front end may call from (CORS): comma-separated (`https://pms.example.com`),
+    /// or `*` for any; empty (the default): no CORS headers at all.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
+    pub cors_allowed_origins: String,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
     #[command(flatten)]

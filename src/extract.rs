@@ -137,6 +137,17 @@ fn deserialize_typed<'de, T: DeserializeOwned>(
     })
 }
 
+/// `T` from a JSON document already parsed (a merge-patched body): a member missing, unknown or of
+/// the wrong type is a field error at its pointer, as [`Json`] reports it.
+pub fn from_document<T: DeserializeOwned>(doc: Value) -> Result<T, Vec<FieldError>> {
+    serde_path_to_error::deserialize(doc).map_err(|e| {
+        let pointer = path_to_pointer(e.path());
+        let inner = e.into_inner();
+        let (kind, code) = classify_data_error(&inner.to_string());
+        vec![FieldError::new(&pointer, kind, code, strip_position(&inner))]
+    })
+}
+
 fn classify_data_error(msg: &str) -> (ErrorKind, &'static str) {
     if msg.starts_with("unknown field") {
         (ErrorKind::UnknownMember, "unknown_member")
@@ -210,7 +221,8 @@ where
                     }
                     _ => "path".to_owned(),
                 };
-                Err(ApiError::bad_request(&param, "invalid_path_parameter", e.body_text()))
+                let detail = path_detail(&param, e.kind());
+                Err(ApiError::bad_request(&param, "invalid_path_parameter", detail))
             }
             Err(e) => Err(ApiError::Internal(e.body_text())),
         }
@@ -238,9 +250,68 @@ where
         serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
             let param = e.path().to_string();
             let param = if param == "." { "query".to_owned() } else { param };
-            let detail = e.into_inner().to_string();
+            let value = form_urlencoded_parse(query).find(|(name, _)| *name == param).map(|(_, v)| v);
+            let detail = query_detail(&param, value.as_deref(), &e.into_inner().to_string());
             ApiError::bad_request(&param, "invalid_query_parameter", detail)
         })
+    }
+}
+
+/// What a value looks like when it is not what the parameter takes: quoted, and cut at 64
+/// characters, since a detail is for a person to read.
+fn shown(value: &str) -> String {
+    let mut cut: String = value.chars().take(64).collect();
+    if cut.len() < value.len() {
+        cut.push('…');
+    }
+    format!("`{cut}`")
+}
+
+/// The type axum names in a parse error (`i64`, `bool`...), as a person would say it.
+fn expected_of(rust_type: &str) -> &'static str {
+    match rust_type.rsplit("::").next().unwrap_or(rust_type) {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "bool" => "true or false",
+        _ => "a valid value",
+    }
+}
+
+/// A bad path parameter, named, with what it takes; never a Rust type name.
+fn path_detail(param: &str, kind: &axum::extract::path::ErrorKind) -> String {
+    use axum::extract::path::ErrorKind as K;
+    match kind {
+        K::ParseErrorAtKey { value, expected_type, .. }
+        | K::ParseErrorAtIndex { value, expected_type, .. } => {
+            format!("path parameter `{param}` must be {}, not {}", expected_of(expected_type), shown(value))
+        }
+        // Our own deserialisers (ids) say what they take: "must be ...".
+        K::DeserializeError { value, message, .. } => {
+            format!("path parameter `{param}` {message}, not {}", shown(value))
+        }
+        K::InvalidUtf8InPathParam { .. } => format!("path parameter `{param}` is not valid UTF-8"),
+        _ => format!("path parameter `{param}` could not be read"),
+    }
+}
+
+/// A bad query value, named, with what it takes. serde_urlencoded reports the standard library's
+/// parse errors, which name no parameter and, for a number, not even what was expected.
+fn query_detail(param: &str, value: Option<&str>, serde_message: &str) -> String {
+    let expected = if serde_message.contains("too large") || serde_message.contains("too small") {
+        "a whole number within range"
+    } else if serde_message.contains("digit") || serde_message.contains("integer") {
+        "a whole number, 0 or more"
+    } else if serde_message.contains("`true` or `false`") {
+        "true or false"
+    } else if serde_message.contains("float") {
+        "a number"
+    } else {
+        "a valid value"
+    };
+    match value {
+        Some(v) => format!("query parameter `{param}` must be {expected}, not {}", shown(v)),
+        None => format!("query parameter `{param}` must be {expected}"),
     }
 }
 

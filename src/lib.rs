@@ -9,7 +9,9 @@ pub mod api;
 pub mod auth;
 pub mod caller;
 pub mod cli;
+pub mod compression;
 pub mod config;
+pub mod cors;
 pub mod counters;
 pub mod domain;
 pub mod error;
@@ -46,15 +48,17 @@ use crate::store::Store;
 ///
 /// Layers, outermost first: request id (kept or made) -> request context -> `Connection: close`
 /// when the body went unread -> metrics, span and access log (per route, so the matched route is
-/// known) -> `Idempotency-Key` on POST routes -> request timeout -> body limit -> handler.
+/// known) -> `Idempotency-Key` on POST routes -> request timeout -> body limit -> handler. Around
+/// them all: compression, and CORS for listed origins (see [`cors`]).
 pub fn app<S: Store>(state: AppState<S>) -> Router {
     let request_id = HeaderName::from_static(request_context::REQUEST_ID_HEADER);
     let timeout = Duration::from_secs(state.limits.request_timeout_secs);
     let body_limit = state.limits.body_limit_bytes;
     let (router, inventory) = api::routes::<S>().into_parts();
     let idempotent = idempotency::Guard::for_post_routes(state.clone(), &inventory);
+    let cors = state.cors.clone();
     observability::prometheus();
-    router
+    let router = router
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.limits.body_limit_bytes))
@@ -69,6 +73,8 @@ pub fn app<S: Store>(state: AppState<S>) -> Router {
                 .layer(axum::middleware::from_fn(request_context::scope))
                 .layer(axum::middleware::from_fn_with_state(body_limit, unread_body::close_if_unread)),
         )
+        .layer(compression::layer());
+    cors::wrap(router, &cors)
 }
 
 /// Middleware: a request still running after `timeout` is dropped (rolling back any open

@@ -22,6 +22,8 @@ pub struct Shared<S> {
     pub rate_limiter: Option<RateLimiter>,
     /// What the webhook routes need: the address rule and the client of the retry route.
     pub webhooks: WebhookRoutes,
+    /// Origins allowed to call from a browser (CORS).
+    pub cors: crate::cors::CorsOrigins,
     draining: AtomicBool,
 }
 
@@ -65,6 +67,7 @@ impl<S> AppState<S> {
             key_cache: KeyCache::new(Duration::ZERO),
             rate_limiter: None,
             webhooks: WebhookRoutes::new(&WebhookSettings::default()),
+            cors: crate::cors::CorsOrigins::None,
             draining: AtomicBool::new(false),
         }))
     }
@@ -84,6 +87,12 @@ impl<S> AppState<S> {
     /// Webhook settings other than the defaults (private targets, delivery timeout).
     pub fn with_webhooks(mut self, settings: &WebhookSettings) -> Self {
         self.configure().webhooks = WebhookRoutes::new(settings);
+        self
+    }
+
+    /// Answers CORS for `origins` (none by default).
+    pub fn with_cors(mut self, origins: crate::cors::CorsOrigins) -> Self {
+        self.configure().cors = origins;
         self
     }
 

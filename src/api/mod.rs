@@ -46,6 +46,17 @@ impl<S: Store> Routes<S> {
         self
     }
 
+    /// A second spelling of a documented route (a redirect to it): served, but no operation of its
+    /// own, so it stays out of the inventory the OpenAPI document is checked against.
+    fn alias<H, T>(mut self, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState<S>>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, axum::routing::get(handler));
+        self
+    }
+
     pub fn into_parts(self) -> (Router<AppState<S>>, Vec<(Method, &'static str)>) {
         (self.router, self.inventory)
     }
@@ -60,8 +71,8 @@ pub fn routes<S: Store>() -> Routes<S> {
         .add(M::GET, "/readyz", ops::readyz::<S>)
         .add(M::GET, "/openapi.yaml", ops::openapi_yaml)
         .add(M::GET, "/metrics", crate::observability::metrics_endpoint::<S>)
-        .add(M::GET, "/docs", ops::docs_redirect)
-        .add(M::GET, "/docs/", ops::docs_index)
+        .add(M::GET, "/docs", ops::docs_index)
+        .alias("/docs/", ops::docs_redirect)
         .add(M::GET, "/docs/{*file}", ops::docs_asset)
         // property registry and contact-set history (native)
         .add(M::GET, "/api/v1/properties", properties::list_properties::<S>)
@@ -111,6 +122,7 @@ pub fn routes<S: Store>() -> Routes<S> {
         .add(M::POST, "/api/v3/contacts/merge", crm::contacts::merge_contacts::<S>)
         .add(M::GET, "/api/v3/contacts/{id}", crm::contacts::get_contact::<S>)
         .add(M::PUT, "/api/v3/contacts/{id}", crm::contacts::replace_contact::<S>)
+        .add(M::PATCH, "/api/v3/contacts/{id}", crm::patch::patch_contact::<S>)
         .add(M::DELETE, "/api/v3/contacts/{id}", crm::contacts::delete_contact::<S>)
         .add(M::GET, "/api/v3/contacts/{id}/revisions", crm::contacts::list_contact_revisions::<S>)
         .add(M::GET, "/api/v3/contacts/{id}/notes", crm::notes::list_notes::<S>)

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod change;
 pub mod contact_set;
 pub mod crm;
+pub mod crm_patch;
 pub mod customer;
 pub mod privacy;
 pub mod property;

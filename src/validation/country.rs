@@ -154,6 +154,14 @@ pub fn warm_up() {
 mod tests {
     use super::*;
 
+    /// The README's number is this table's, so the two cannot drift apart.
+    #[test]
+    fn readme_counts_the_postal_formats() {
+        let n = postal_countries().count();
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(&format!("checked for {n} countries")), "README.md should say {n} countries");
+    }
+
     #[test]
     fn alpha2_via_celes() {
         assert_eq!(iso_alpha2("nl"), Some("NL"));

@@ -17,7 +17,7 @@ const FEED: &str = "/api/v1/changes";
 /// more. On Postgres the feed holds back events behind any transaction still open in the cluster
 /// (other tests run beside this one), so an empty page counts only once the table has no more
 /// events after the cursor either.
-async fn drain(app: &TestApp, after: Option<&str>, limit: u32) -> (Vec<Value>, String) {
+pub async fn drain(app: &TestApp, after: Option<&str>, limit: u32) -> (Vec<Value>, String) {
     let mut cursor = after.map(str::to_owned);
     let mut events = Vec::new();
     loop {

@@ -69,6 +69,8 @@ pub struct Tuning {
     /// `(per_second, burst)`.
     pub rate_limit: Option<(u32, u32)>,
     pub webhooks: property_contacts::config::WebhookSettings,
+    /// Origins answered with CORS headers (none by default).
+    pub cors: property_contacts::cors::CorsOrigins,
 }
 
 impl TestApp {
@@ -93,7 +95,8 @@ impl TestApp {
 
     async fn with_store<S: Store>(store: S, backend: Backend, tuning: Tuning) -> TestApp {
         store.migrate().await.unwrap();
-        let mut state = AppState::new(store, tuning.limits).with_webhooks(&tuning.webhooks);
+        let mut state =
+            AppState::new(store, tuning.limits).with_webhooks(&tuning.webhooks).with_cors(tuning.cors);
         if let Some((per_second, burst)) = tuning.rate_limit {
             state = state.with_rate_limit(per_second, burst);
         }

@@ -120,13 +120,15 @@ async fn metrics_count_requests_by_route(app: TestApp) {
 }
 
 async fn docs_page_is_served_locally(app: TestApp) {
-    let r = app.call(axum::http::Method::GET, "/docs").send().await;
-    assert_eq!(r.status.as_u16(), 308);
-    assert_eq!(r.header("location"), Some("/docs/"));
     let r = app.call(axum::http::Method::GET, "/docs/").send().await;
+    assert_eq!(r.status.as_u16(), 308);
+    assert_eq!(r.header("location"), Some("/docs"));
+    let r = app.call(axum::http::Method::GET, "/docs").send().await;
     r.assert_status(200);
     let html = r.body.as_str().unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
+    // Relative asset links resolve under /docs/, behind any host, port or path prefix.
+    assert!(html.contains(r#"<base href="docs/">"#) && html.contains("./swagger-ui.css"), "{html}");
     // Every script and stylesheet is ours: nothing is fetched from another host.
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "{html}");
     let init = app.call(axum::http::Method::GET, "/docs/swagger-initializer.js").send().await;

@@ -20,6 +20,7 @@ use crate::store::crm::Refusal;
 pub mod contacts;
 pub mod notes;
 pub mod pages;
+pub mod patch;
 pub mod subresources;
 
 impl From<Refusal> for ApiError {

@@ -18,7 +18,7 @@ use crate::domain::crm::{
 use crate::store::backend::{Backend, SqlStore};
 use crate::store::changes;
 use crate::store::error::StoreResult;
-use crate::store::query::query;
+use crate::store::query::{query, SqlConn};
 use crate::store::write::now;
 use crate::validation::{codes, ErrorKind, FieldError};
 
@@ -129,50 +129,37 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         &self,
         tenant: &str,
         id: i64,
-        mut draft: ContactDraft,
+        draft: ContactDraft,
         if_match: Option<&IfMatch>,
         author: &str,
     ) -> CrmResult<Contact> {
         let mut tx = self.backend.begin_write().await?;
         let result: CrmResult<_> = async {
             refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
-            // Telephones sent without addresses are read with the stored primary address.
-            let stored_country =
-                if draft.addresses.is_none() { primary_country(&mut tx, id).await? } else { None };
-            let mut phones = draft.telephones.take();
-            refuse_on!(
-                check_stored_rules(
-                    &mut tx,
-                    tenant,
-                    draft.property_ids.as_deref(),
-                    phones.as_deref_mut().unwrap_or_default(),
-                    stored_country,
-                )
-                .await?
-            );
-            draft.telephones = phones;
-            query(
-                "UPDATE crm_contacts SET contact_type = $3, title = $4, first_name = $5, last_name = $6, \
-                 company_name = $7, account_id = $8, job_title = $9, gender = $10, language = $11, \
-                 order_references = COALESCE($12, order_references) WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(tenant)
-            .bind(id)
-            .bind(draft.contact_type.as_str())
-            .bind(draft.title.as_deref())
-            .bind(draft.first_name.as_deref())
-            .bind(draft.last_name.as_deref())
-            .bind(draft.company_name.as_deref())
-            .bind(draft.account_id.as_deref())
-            .bind(draft.job_title.as_deref())
-            .bind(draft.gender.map(|g| g.as_str()))
-            .bind(draft.language.as_deref())
-            .bind(draft.order_references.as_ref().map(Json))
-            .execute(&mut tx)
-            .await?;
-            write_collections(&mut tx, tenant, id, &draft).await?;
-            let contact = refuse_on!(finish(&mut tx, tenant, id, Operation::Replace, author).await?);
-            Ok(Ok(contact))
+            overwrite(&mut tx, tenant, id, draft, author).await
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn patch_contact<P>(
+        &self,
+        tenant: &str,
+        id: i64,
+        patch: P,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> CrmResult<Contact>
+    where
+        P: FnOnce(&Contact) -> Result<ContactDraft, Vec<FieldError>> + Send,
+    {
+        let mut tx = self.backend.begin_write().await?;
+        let result: CrmResult<_> = async {
+            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
+            let stored = refuse_on!(load_contact(&mut tx, tenant, id).await?);
+            let draft = refuse_on!(patch(&stored).map_err(Refusal::Invalid));
+            overwrite(&mut tx, tenant, id, draft, author).await
         }
         .await;
         Self::settle(tx, result, |r| r.is_ok()).await
@@ -530,4 +517,50 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         // A refused merge changes nothing, even when refused after moving rows.
         Self::settle(tx, result, |outcome| matches!(outcome, MergeOutcome::Merged { .. })).await
     }
+}
+
+/// The overwrite of a locked contact: every scalar, and each collection the draft carries.
+async fn overwrite<C: SqlConn>(
+    tx: &mut C,
+    tenant: &str,
+    id: i64,
+    mut draft: ContactDraft,
+    author: &str,
+) -> CrmResult<Contact> {
+    // Telephones sent without addresses are read with the stored primary address.
+    let stored_country = if draft.addresses.is_none() { primary_country(&mut *tx, id).await? } else { None };
+    let mut phones = draft.telephones.take();
+    refuse_on!(
+        check_stored_rules(
+            &mut *tx,
+            tenant,
+            draft.property_ids.as_deref(),
+            phones.as_deref_mut().unwrap_or_default(),
+            stored_country,
+        )
+        .await?
+    );
+    draft.telephones = phones;
+    query(
+        "UPDATE crm_contacts SET contact_type = $3, title = $4, first_name = $5, last_name = $6, \
+             company_name = $7, account_id = $8, job_title = $9, gender = $10, language = $11, \
+             order_references = COALESCE($12, order_references) WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(draft.contact_type.as_str())
+    .bind(draft.title.as_deref())
+    .bind(draft.first_name.as_deref())
+    .bind(draft.last_name.as_deref())
+    .bind(draft.company_name.as_deref())
+    .bind(draft.account_id.as_deref())
+    .bind(draft.job_title.as_deref())
+    .bind(draft.gender.map(|g| g.as_str()))
+    .bind(draft.language.as_deref())
+    .bind(draft.order_references.as_ref().map(Json))
+    .execute(&mut *tx)
+    .await?;
+    write_collections(&mut *tx, tenant, id, &draft).await?;
+    let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::Replace, author).await?);
+    Ok(Ok(contact))
 }

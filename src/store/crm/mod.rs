@@ -151,6 +151,21 @@ pub trait CrmStore: Send + Sync {
         author: &str,
     ) -> impl Future<Output = CrmResult<Contact>> + Send;
 
+    /// A JSON Merge Patch: `patch` turns the stored contact into the overwrite it amounts to, which
+    /// is then stored as [`replace_contact`](CrmStore::replace_contact) stores one. The contact is read
+    /// under its row lock, in the same transaction, so no write slips between the read and the
+    /// overwrite; a patch refused by `patch` (422) changes nothing.
+    fn patch_contact<P>(
+        &self,
+        tenant: &str,
+        id: i64,
+        patch: P,
+        if_match: Option<&IfMatch>,
+        author: &str,
+    ) -> impl Future<Output = CrmResult<Contact>> + Send
+    where
+        P: FnOnce(&Contact) -> Result<ContactDraft, Vec<FieldError>> + Send;
+
     /// Removes a contact with everything hanging off it; the `contact.deleted` event carries the
     /// version it had.
     fn delete_contact(
