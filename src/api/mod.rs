@@ -11,12 +11,15 @@ use axum::Router;
 use crate::state::AppState;
 use crate::store::Store;
 
+pub mod booking_headers;
 pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
+pub mod dry_run;
 pub mod ops;
 pub mod properties;
+pub mod revision_diff;
 pub mod revisions;
 pub mod su;
 pub mod webhooks;
@@ -74,6 +77,16 @@ pub fn routes<S: Store>() -> Routes<S> {
             M::GET,
             "/api/v1/properties/{property_id}/contacts/revisions/{revision}",
             revisions::get_contact_set_revision::<S>,
+        )
+        .add(
+            M::GET,
+            "/api/v1/properties/{property_id}/contacts/revisions/{from}/diff/{to}",
+            revision_diff::diff_contact_set_revisions::<S>,
+        )
+        .add(
+            M::POST,
+            "/api/v1/properties/{property_id}/contacts/revisions/{revision}/restore",
+            revision_diff::restore_contact_set_revision::<S>,
         )
         // change feed
         .add(M::GET, "/api/v1/changes", changes::list_changes::<S>)

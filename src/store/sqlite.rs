@@ -297,6 +297,9 @@ impl Columns for SqliteRow {
     fn text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
         self.try_get(i)
     }
+    fn timestamp(&self, i: usize) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+        self.try_get(i)
+    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 mod common;
 
 mod auth;
+mod booking_compat;
 mod changes;
 mod contact_sets;
 mod crm;
 mod crm_concurrency;
 mod crm_merge;
 mod customers;
+mod dry_runs;
 mod errors;
 mod fixtures;
 mod idempotency;
@@ -18,6 +20,7 @@ mod paging;
 mod pipeline_pool;
 mod preconditions;
 mod properties;
+mod revision_diff;
 mod revisions;
 mod su;
 mod text_rule;

@@ -155,6 +155,8 @@ impl Pipelines {
             set: set.clone(),
             expected_revision,
             author: author.to_owned(),
+            // The task below does not inherit the request's task-locals.
+            dry_run: crate::store::dry_run::active(),
         });
         for attempt in 0..2 {
             let client = self
