@@ -35,13 +35,17 @@ pub struct FieldChange {
     pub to: Option<Value>,
 }
 
+/// What two contacts must share to be taken for the same one: `(name, e-mail)`, lowercased, a
+/// part left empty when that pass ignores it.
+type MatchKey = fn(&Contact) -> (String, String);
+
 /// The differences from `older` to `newer`: changed and removed contacts in the older set's order,
 /// then added ones in the newer set's. Contacts equal in content and position are left out.
 pub fn diff(older: &ContactSet, newer: &ContactSet) -> Vec<ContactChange> {
     let (a, b) = (&older.contacts, &newer.contacts);
     let mut partner: Vec<Option<usize>> = vec![None; a.len()];
     let mut taken = vec![false; b.len()];
-    let keys: [fn(&Contact) -> (String, String); 3] = [
+    let keys: [MatchKey; 3] = [
         |c| (c.person.name.to_lowercase(), c.email.to_lowercase()),
         |c| (String::new(), c.email.to_lowercase()),
         |c| (c.person.name.to_lowercase(), String::new()),
