@@ -392,14 +392,16 @@ pub async fn replace_contact_set<S: Store>(
 pub async fn get_contact_set<S: Store>(
     State(state): State<AppState<S>>,
     path: Result<Path<String>, ApiError>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
+    // The request itself, not the `HeaderMap` extractor, which would clone every header.
+    req: Request,
 ) -> Response {
+    let (parts, _) = req.into_parts();
+    let headers = &parts.headers;
     let result = async {
         let Path(path_id) = path?;
-        let caller = booking_caller(&state, &headers, Scope::Read).await?;
-        check_accept_version(&headers)?;
-        check_no_language_fallback(&uri)?;
+        let caller = booking_caller(&state, headers, Scope::Read).await?;
+        check_accept_version(headers)?;
+        check_no_language_fallback(&parts.uri)?;
         on_booking_property(&state, &caller, &path_id, |property_id| {
             let (state, caller) = (&state, &caller);
             async move { read(state, caller, &property_id).await }
@@ -408,7 +410,10 @@ pub async fn get_contact_set<S: Store>(
     }
     .await;
     match result {
-        Ok(set) if none_match(&headers, &set.revision.to_string()) => {
+        Ok(set)
+            if headers.contains_key(header::IF_NONE_MATCH)
+                && none_match(headers, &set.revision.to_string()) =>
+        {
             let mut resp = StatusCode::NOT_MODIFIED.into_response();
             set_validators(resp.headers_mut(), &set, true);
             resp

@@ -164,7 +164,7 @@ impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
         property_id: &str,
     ) -> StoreResult<Option<StoredContactSet>> {
         let rows = self.backend.contact_rows(tenant, property_id).await?;
-        let Some((revision, updated_at)) = rows.first().map(|r| (r.contact_set_revision, r.updated_at))
+        let Some((revision, Some(updated_at))) = rows.first().map(|r| (r.contact_set_revision, r.updated_at))
         else {
             return Ok(None);
         };

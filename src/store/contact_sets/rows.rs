@@ -12,8 +12,9 @@ use crate::store::error::StoreError;
 /// property without contacts.
 pub struct ContactRow {
     pub(crate) contact_set_revision: i64,
-    /// When the property was last written (its set or its registry entry): `Last-Modified`.
-    pub(crate) updated_at: DateTime<Utc>,
+    /// When the property was last written (its set or its registry entry): `Last-Modified`. Read
+    /// from the first row only (it repeats on every row, and SQLite parses it from text).
+    pub(crate) updated_at: Option<DateTime<Utc>>,
     position: Option<i32>,
     profiles: Option<String>,
     person_name: Option<String>,
@@ -42,9 +43,9 @@ pub trait Columns {
 }
 
 impl ContactRow {
-    /// Decodes by position, in [`CONTACT_SET_SELECT`]'s column order: the hottest read of the service,
+    /// Decodes by position (`first`: the set's first row), in [`CONTACT_SET_SELECT`]'s column order: the hottest read of the service,
     /// and looking 17 columns up by name per row was a sixth of its row-decoding time.
-    pub(crate) fn decode<C: Columns>(row: &C) -> Result<Self, C::Error> {
+    pub(crate) fn decode<C: Columns>(row: &C, first: bool) -> Result<Self, C::Error> {
         Ok(ContactRow {
             contact_set_revision: row.int8(0)?,
             position: row.int4(1)?,
@@ -63,7 +64,7 @@ impl ContactRow {
             phone_number: row.text(14)?,
             tech_type: row.int4(15)?,
             extension: row.text(16)?,
-            updated_at: row.timestamp(17)?,
+            updated_at: if first { Some(row.timestamp(17)?) } else { None },
         })
     }
 }
