@@ -239,7 +239,31 @@ async fn registry_etag_and_if_match(app: TestApp) {
     app.delete("/api/v1/properties/P9").header("if-match", "*").send().await.assert_problem(404);
 }
 
+async fn basic_credentials_work_on_the_booking_route(app: TestApp) {
+    use base64::Engine;
+    property(&app, "P1", "1").await;
+    let basic = |key: &str| {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("cm:{key}")))
+    };
+    let r = app
+        .call(Method::PUT, &contacts_path("1"))
+        .header("authorization", &basic(&app.admin))
+        .json(&named("Basic"))
+        .send()
+        .await;
+    r.assert_status(200);
+    let g =
+        app.call(Method::GET, &contacts_path("P1")).header("authorization", &basic(&app.admin)).send().await;
+    g.assert_status(200);
+    assert_eq!(g.body["data"]["contacts"][0]["contact_person"]["name"], "Basic");
+    let bad =
+        app.call(Method::GET, &contacts_path("P1")).header("authorization", &basic("pck_wrong")).send().await;
+    bad.assert_status(401);
+    assert_eq!(bad.body["errors"][0]["code"], "497");
+}
+
 store_tests!(
+    basic_credentials_work_on_the_booking_route,
     booking_hotel_id_names_the_same_set,
     a_property_id_wins_over_another_propertys_hotel_id,
     warnings_advise_and_never_change_what_is_stored,
