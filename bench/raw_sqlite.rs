@@ -537,7 +537,7 @@ async fn replace_set(
 const CONTACT_SET_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.profiles, c.person_name, \
      c.person_gender, c.person_job_title, c.person_language, c.email, c.address_line, c.city_name, \
      c.postal_code, c.country_code, c.address_language, c.state_prov_code, ph.phone_number, ph.tech_type, \
-     ph.extension FROM properties p \
+     ph.extension, p.updated_at FROM properties p \
      LEFT JOIN property_contacts c ON c.tenant_id = p.tenant_id AND c.property_id = p.id \
      LEFT JOIN property_contact_phones ph ON ph.tenant_id = c.tenant_id AND ph.property_id = c.property_id \
        AND ph.contact_position = c.position \

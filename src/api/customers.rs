@@ -222,6 +222,7 @@ pub async fn upsert_customer_contacts<S: Store>(
     let mut tracking_id = from_header.clone().ok().flatten();
     let result = async {
         let caller = customer_caller(&state, req.headers(), Scope::Write).await?;
+        let dry = crate::api::dry_run::requested(req.uri())?;
         let bytes = json_body(req, &state).await?;
         let body: Value = parse_document(&bytes).map_err(|e| match e {
             DocumentError::Malformed(e) => Failure::Invalid(vec![malformed_json(e)]),
@@ -240,11 +241,16 @@ pub async fn upsert_customer_contacts<S: Store>(
         let request = parsed.map_err(|invalid| errors.extend(invalid.errors)).ok();
         let (customer_id, request) =
             errors.finish_some(customer_id.zip(request)).map_err(Failure::Invalid)?;
-        let written = state
-            .store
-            .upsert_customer_contacts(&caller.tenant_id, &customer_id, &request.contacts, &caller.key_name)
-            .await
-            .map_err(ApiError::from)?;
+        let upsert = state.store.upsert_customer_contacts(
+            &caller.tenant_id,
+            &customer_id,
+            &request.contacts,
+            &caller.key_name,
+        );
+        let written = crate::store::dry_run::run_if(dry, upsert).await.map_err(ApiError::from)?;
+        if dry {
+            return Ok::<_, Failure>(());
+        }
         let outcome = if written == Written::Created { "created" } else { "updated" };
         metrics::counter!("customer_contact_writes_total", "outcome" => outcome).increment(1);
         tracing::info!(

@@ -12,14 +12,17 @@ use crate::state::AppState;
 use crate::store::Store;
 
 pub mod audit;
+pub mod booking_headers;
 pub mod changes;
 pub mod contact_sets;
 pub mod crm;
 pub mod customers;
 pub mod json_stream;
+pub mod dry_run;
 pub mod ops;
 pub mod privacy;
 pub mod properties;
+pub mod revision_diff;
 pub mod revisions;
 pub mod su;
 pub mod webhooks;
@@ -88,6 +91,16 @@ pub fn routes<S: Store>() -> Routes<S> {
             M::GET,
             "/api/v1/properties/{property_id}/contacts/revisions/{revision}",
             revisions::get_contact_set_revision::<S>,
+        )
+        .add(
+            M::GET,
+            "/api/v1/properties/{property_id}/contacts/revisions/{from}/diff/{to}",
+            revision_diff::diff_contact_set_revisions::<S>,
+        )
+        .add(
+            M::POST,
+            "/api/v1/properties/{property_id}/contacts/revisions/{revision}/restore",
+            revision_diff::restore_contact_set_revision::<S>,
         )
         // change feed
         .add(M::GET, "/api/v1/changes", changes::list_changes::<S>)

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{json_body, parse_document, DocumentError};
 use crate::request_context;
 use crate::state::AppState;
-use crate::store::{Scope, Store};
+use crate::store::{dry_run, Scope, Store};
 use crate::validation::ids::valid_su_hotel_code;
 use crate::validation::{ErrorKind, FieldError, ParseOptions};
 
@@ -248,23 +248,28 @@ pub const UNCHANGED_MESSAGE: &str = "Property Contact-Details Unchanged: identic
 pub async fn set_contacts<S: Store>(State(state): State<AppState<S>>, req: Request) -> Response {
     let result = async {
         let caller = su_caller(&state, req.headers(), Scope::Write).await?;
+        let dry = crate::api::dry_run::requested(req.uri())?;
         let bytes = json_body(req, &state).await?;
         let body = parse_json_object(&bytes)?;
         let property_id = resolve_hotel(&state, &caller, &body).await?;
         let set = validate(&body, &ParseOptions::SU)?;
         // A property deleted since `resolve_hotel` is, in SU's terms, an unknown hotel.
-        let replaced = replace("su", &state, &caller, &property_id, &set, None)
+        let replaced = dry_run::run_if(dry, replace("su", &state, &caller, &property_id, &set, None))
             .await
             .map_err(|e| unknown_hotel(e, &property_id))?;
-        Ok::<_, SuFailure>(replaced.changed)
+        Ok::<_, SuFailure>((replaced.changed, dry))
     }
     .await;
     match result {
-        Ok(true) => ok(Vec::<()>::new(), "Property Contact-Details Created Successfully"),
-        Ok(false) => ok(Vec::<()>::new(), UNCHANGED_MESSAGE),
+        Ok((_, true)) => ok(Vec::<()>::new(), DRY_RUN_MESSAGE),
+        Ok((true, false)) => ok(Vec::<()>::new(), "Property Contact-Details Created Successfully"),
+        Ok((false, false)) => ok(Vec::<()>::new(), UNCHANGED_MESSAGE),
         Err(f) => render_failure(f),
     }
 }
+
+/// The `Message` of a dry run (`?dry_run=true`) that passed every check: nothing was stored.
+pub const DRY_RUN_MESSAGE: &str = "Property Contact-Details Valid (dry run): nothing stored";
 
 /// `POST .../property/contact/retrieve`: the property's current contact set (read scope). No span,
 /// like the Booking GET.

@@ -3,6 +3,9 @@
 pub mod audit;
 pub mod change;
 pub mod contact_set;
+pub mod contact_set_advice;
+pub mod contact_set_allowed;
+pub mod contact_set_diff;
 pub mod crm;
 pub mod crm_patch;
 pub mod customer;

@@ -85,10 +85,12 @@ impl<S: Store> Guard<S> {
         }
     }
 
-    /// Whether the request is a POST to a covered route that carries the header.
+    /// Whether the request is a POST to a covered route that carries the header. A dry run stores
+    /// nothing, its key included: it is served as if it had none.
     fn covers(&self, req: &Request) -> bool {
         req.method() == Method::POST
             && req.headers().contains_key(IDEMPOTENCY_KEY_HEADER)
+            && !crate::api::dry_run::requested_lenient(req.uri())
             && req.extensions().get::<MatchedPath>().is_some_and(|p| self.post_routes.contains(p.as_str()))
     }
 }

@@ -12,6 +12,7 @@ use super::query::{query, Sql, SqlConn};
 use super::write::{now, Written};
 use crate::domain::change::{Change, ChangeType};
 pub use crate::domain::property::{ChannelMapping, PropertyChanges};
+use crate::validation::entity_tag::IfMatch;
 
 /// A property of a tenant, with its channel listings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -24,15 +25,34 @@ pub struct Property {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Property use cases.
+impl Property {
+    /// The opaque part of its strong entity tag: a digest of its representation, so any change a
+    /// client can see (name, mappings, the set's revision, `updated_at`) gives another tag.
+    pub fn entity_tag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(self).expect("a property serialises");
+        hex::encode(&Sha256::digest(json)[..8])
+    }
+}
+
+/// A write refused by its `If-Match`: nothing changed. `current` is the property's tag, `None`
+/// when it does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    pub current: Option<String>,
+}
+
+/// Property use cases. `if_match` (the write's precondition) is checked under the property's row
+/// lock, in the write's transaction.
 pub trait PropertyStore: Send + Sync {
     fn put_property(
         &self,
         tenant: &str,
         id: &str,
         changes: PropertyChanges,
+        if_match: Option<&IfMatch>,
         actor: &str,
-    ) -> impl Future<Output = StoreResult<(Property, Written)>> + Send;
+    ) -> impl Future<Output = StoreResult<Result<(Property, Written), Stale>>> + Send;
     fn get_property(
         &self,
         tenant: &str,
@@ -45,13 +65,15 @@ pub trait PropertyStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<Property>>> + Send;
-    /// Removes a property with everything hanging off it; false when it did not exist.
+    /// Removes a property with everything hanging off it; false when it did not exist (whatever
+    /// `if_match` says).
     fn delete_property(
         &self,
         tenant: &str,
         id: &str,
+        if_match: Option<&IfMatch>,
         actor: &str,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    ) -> impl Future<Output = StoreResult<Result<bool, Stale>>> + Send;
 }
 
 /// A property LEFT JOINed to one of its channel mappings (null channel: the property has none).
@@ -104,6 +126,24 @@ async fn load_property(conn: &mut impl SqlConn, tenant: &str, id: &str) -> Store
     let rows: Vec<PropertyRow> =
         property_select("WHERE tenant_id = $1 AND id = $2").bind(tenant).bind(id).fetch_all(conn).await?;
     Ok(assemble_properties(rows).pop())
+}
+
+/// `Err(Stale)` when `if_match` is given and the property (read under its row lock) does not
+/// satisfy it; a property that does not exist satisfies no `If-Match`, `*` included.
+async fn check_if_match<C: SqlConn>(
+    conn: &mut C,
+    tenant: &str,
+    id: &str,
+    if_match: Option<&IfMatch>,
+) -> StoreResult<Result<(), Stale>> {
+    let Some(if_match) = if_match else { return Ok(Ok(())) };
+    let lock = format!("WHERE tenant_id = $1 AND id = $2{}", C::LOCK_ROWS);
+    let rows: Vec<PropertyRow> = property_select(&lock).bind(tenant).bind(id).fetch_all(conn).await?;
+    let current = assemble_properties(rows).pop().map(|p| p.entity_tag());
+    Ok(match &current {
+        Some(tag) if if_match.matches(tag) => Ok(()),
+        _ => Err(Stale { current }),
+    })
 }
 
 async fn write_property(
@@ -173,11 +213,18 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
         tenant: &str,
         id: &str,
         changes: PropertyChanges,
+        if_match: Option<&IfMatch>,
         actor: &str,
-    ) -> StoreResult<(Property, Written)> {
+    ) -> StoreResult<Result<(Property, Written), Stale>> {
         let mut tx = self.backend.begin_write().await?;
-        let result = write_property(&mut tx, tenant, id, changes, actor).await;
-        Self::settle(tx, result, |_| true).await
+        let result = async {
+            if let Err(stale) = check_if_match(&mut tx, tenant, id, if_match).await? {
+                return Ok(Err(stale));
+            }
+            write_property(&mut tx, tenant, id, changes, actor).await.map(Ok)
+        }
+        .await;
+        Self::settle(tx, result, Result::is_ok).await
     }
 
     async fn get_property(&self, tenant: &str, id: &str) -> StoreResult<Option<Property>> {
@@ -201,9 +248,20 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
         Ok(assemble_properties(rows))
     }
 
-    async fn delete_property(&self, tenant: &str, id: &str, actor: &str) -> StoreResult<bool> {
+    async fn delete_property(
+        &self,
+        tenant: &str,
+        id: &str,
+        if_match: Option<&IfMatch>,
+        actor: &str,
+    ) -> StoreResult<Result<bool, Stale>> {
         let mut tx = self.backend.begin_write().await?;
         let result = async {
+            match check_if_match(&mut tx, tenant, id, if_match).await? {
+                Err(Stale { current: None }) => return Ok(Ok(false)),
+                Err(stale) => return Ok(Err(stale)),
+                Ok(()) => {}
+            }
             // CRM contacts linking the property change with it: unlinked, version bumped and a
             // revision recorded, in this transaction (the cascade alone would not bump them).
             unlink_property(&mut tx, tenant, id, PROPERTY_DELETED_AUTHOR).await?;
@@ -222,9 +280,9 @@ impl<B: Backend> PropertyStore for SqlStore<B> {
                 )
                 .await?;
             }
-            Ok(deleted == 1)
+            Ok(Ok(deleted == 1))
         }
         .await;
-        Self::settle(tx, result, |_| true).await
+        Self::settle(tx, result, Result::is_ok).await
     }
 }

@@ -169,7 +169,11 @@ impl<DB: Driver> Tx<DB> {
 
     /// Commits. Once the COMMIT is sent its outcome is the answer, so the request is marked as
     /// having a commit in flight; a server that does not answer leaves the outcome unknown.
+    /// In a dry run ([`super::dry_run`]) it rolls back instead and reports success.
     pub async fn commit(self) -> StoreResult<()> {
+        if super::dry_run::active() {
+            return self.rollback().await;
+        }
         let after = self.query_timeout;
         crate::in_flight::commit_sent();
         match tokio::time::timeout(after, self.tx.commit()).await {

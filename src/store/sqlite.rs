@@ -166,7 +166,11 @@ impl ContactSetPaths for SqliteBackend {
         let rows = tokio::time::timeout(self.limits.query_timeout, read)
             .await
             .map_err(|_| StoreError::Unavailable("the database did not answer in time".into()))??;
-        Ok(rows.iter().map(ContactRow::decode).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| ContactRow::decode(row, i == 0))
+            .collect::<Result<_, _>>()?)
     }
 
     /// The replace, statement by statement in one `BEGIN IMMEDIATE` transaction: in-process SQLite
@@ -295,6 +299,9 @@ impl Columns for SqliteRow {
         self.try_get(i)
     }
     fn text(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(i)
+    }
+    fn timestamp(&self, i: usize) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
         self.try_get(i)
     }
 }

@@ -25,7 +25,7 @@ async fn store_named(schema: &PgSchema, app: &str) -> PgStore {
     let store = PgStore::from_pool(pool);
     store.migrate().await.unwrap();
     store.create_key(generate_key("t1", "test", vec![Scope::Write]).record).await.unwrap();
-    store.put_property("t1", "p1", PropertyChanges::default(), "test").await.unwrap();
+    store.put_property("t1", "p1", PropertyChanges::default(), None, "test").await.unwrap().unwrap();
     store
 }
 

@@ -10,6 +10,7 @@ use super::{
     conditional, contact_path, if_match, not_modified, set_validators, with_contact_validators, with_location,
 };
 use crate::api::json_stream;
+use crate::api::dry_run::DryRunQuery;
 use crate::auth::{Reader, Writer};
 use crate::domain::crm::{
     contact_etag, contact_with_revisions_etag, Contact, ContactRequest, ListContactsQuery, MergeRequest,
@@ -18,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::store::crm::MergeOutcome;
-use crate::store::Store;
+use crate::store::{dry_run, Store};
 use crate::validation::ids::DecimalId;
 
 /// Spring-style page metadata.
@@ -74,10 +75,12 @@ pub async fn list_contacts<S: Store>(
 pub async fn create_contact<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
+    Query(dry): Query<DryRunQuery>,
     Json(body): Json<ContactRequest>,
 ) -> ApiResult<Response> {
     let draft = body.parse(None).map_err(ApiError::Validation)?;
-    let contact = state.store.create_contact(&caller.tenant_id, draft, &caller.key_name).await??;
+    let create = state.store.create_contact(&caller.tenant_id, draft, &caller.key_name);
+    let contact = dry_run::run_if(dry.dry_run, create).await??;
     let path = contact_path(contact.id);
     Ok(with_location(with_contact_validators(StatusCode::CREATED, &contact, axum::Json(&contact)), &path))
 }
@@ -127,13 +130,14 @@ pub async fn replace_contact<S: Store>(
     Writer(caller): Writer,
     Path(DecimalId(id)): Path<DecimalId>,
     headers: HeaderMap,
+    Query(dry): Query<DryRunQuery>,
     Json(body): Json<ContactRequest>,
 ) -> ApiResult<Response> {
     let draft = body.parse(Some(id)).map_err(ApiError::Validation)?;
-    let contact = state
-        .store
-        .replace_contact(&caller.tenant_id, id, draft, if_match(&headers)?.as_ref(), &caller.key_name)
-        .await??;
+    let precondition = if_match(&headers)?;
+    let overwrite =
+        state.store.replace_contact(&caller.tenant_id, id, draft, precondition.as_ref(), &caller.key_name);
+    let contact = dry_run::run_if(dry.dry_run, overwrite).await??;
     Ok(with_contact_validators(StatusCode::OK, &contact, axum::Json(&contact)))
 }
 
@@ -180,22 +184,23 @@ pub struct MergeResponse {
 pub async fn merge_contacts<S: Store>(
     State(state): State<AppState<S>>,
     Writer(caller): Writer,
+    Query(dry): Query<DryRunQuery>,
     Json(body): Json<MergeRequest>,
 ) -> ApiResult<axum::Json<MergeResponse>> {
-    let outcome = state
-        .store
-        .merge_contacts(
-            &caller.tenant_id,
-            body.primary_contact_id,
-            body.secondary_contact_id,
-            &caller.key_name,
-        )
-        .await?;
+    let merge = state.store.merge_contacts(
+        &caller.tenant_id,
+        body.primary_contact_id,
+        body.secondary_contact_id,
+        &caller.key_name,
+    );
+    let outcome = dry_run::run_if(dry.dry_run, merge).await?;
     let response = match outcome {
         MergeOutcome::Merged { message, .. } => MergeResponse { success: true, message },
         MergeOutcome::NoOp { message } => MergeResponse { success: false, message },
     };
-    let outcome = if response.success { "merged" } else { "no_op" };
-    metrics::counter!("crm_merges_total", "outcome" => outcome).increment(1);
+    if !dry.dry_run {
+        let outcome = if response.success { "merged" } else { "no_op" };
+        metrics::counter!("crm_merges_total", "outcome" => outcome).increment(1);
+    }
     Ok(axum::Json(response))
 }

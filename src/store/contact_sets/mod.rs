@@ -14,6 +14,9 @@ use super::error::StoreResult;
 use super::query::query;
 use crate::domain::contact_set::ContactSet;
 
+/// The channel whose listing id is a property's Booking.com hotel id.
+pub const BOOKING_CHANNEL: &str = "booking";
+
 pub(crate) mod rows;
 
 use rows::{assemble_contact_set, ContactRow, RevisionRow, RevisionSnapshotRow};
@@ -24,6 +27,8 @@ pub struct StoredContactSet {
     /// 0 until the first set is stored.
     pub revision: i64,
     pub set: ContactSet,
+    /// When the property was last written (its set or its registry entry).
+    pub updated_at: DateTime<Utc>,
 }
 
 /// How a contact-set replace ended; the non-`Replaced` outcomes changed nothing.
@@ -113,6 +118,13 @@ pub trait ContactSetStore: Send + Sync {
         property_id: &str,
         revision: i64,
     ) -> impl Future<Output = StoreResult<Option<ContactSetRevision>>> + Send;
+    /// The property whose `booking` channel mapping is `hotel_id` (Booking.com's own hotel id),
+    /// in one lookup on the mapping's unique key; `None` when no property of the tenant has it.
+    fn booking_property_id(
+        &self,
+        tenant: &str,
+        hotel_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
 }
 
 /// The two hot paths, as each backend runs them.
@@ -152,11 +164,12 @@ impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
         property_id: &str,
     ) -> StoreResult<Option<StoredContactSet>> {
         let rows = self.backend.contact_rows(tenant, property_id).await?;
-        let Some(revision) = rows.first().map(|r| r.contact_set_revision) else {
+        let Some((revision, Some(updated_at))) = rows.first().map(|r| (r.contact_set_revision, r.updated_at))
+        else {
             return Ok(None);
         };
         let set = assemble_contact_set(rows)?;
-        Ok(Some(StoredContactSet { revision, set }))
+        Ok(Some(StoredContactSet { revision, set, updated_at }))
     }
 
     async fn list_contact_set_revisions(
@@ -221,5 +234,20 @@ impl<B: ContactSetPaths> ContactSetStore for SqlStore<B> {
             },
             set: ContactSet { contacts: r.contacts.0 },
         }))
+    }
+
+    async fn booking_property_id(&self, tenant: &str, hotel_id: &str) -> StoreResult<Option<String>> {
+        let mut conn = self.backend.acquire().await?;
+        // `channel_mappings_channel_listing_key` (tenant_id, channel, channel_property_id) serves it.
+        let row: Option<(String,)> = query(
+            "SELECT property_id FROM property_channel_mappings \
+             WHERE tenant_id = $1 AND channel = $2 AND channel_property_id = $3",
+        )
+        .bind(tenant)
+        .bind(BOOKING_CHANNEL)
+        .bind(hotel_id)
+        .fetch_optional(&mut conn)
+        .await?;
+        Ok(row.map(|(id,)| id))
     }
 }

@@ -12,6 +12,9 @@ use crate::store::error::StoreError;
 /// property without contacts.
 pub struct ContactRow {
     pub(crate) contact_set_revision: i64,
+    /// When the property was last written (its set or its registry entry): `Last-Modified`. Read
+    /// from the first row only (it repeats on every row, and SQLite parses it from text).
+    pub(crate) updated_at: Option<DateTime<Utc>>,
     position: Option<i32>,
     profiles: Option<String>,
     person_name: Option<String>,
@@ -36,12 +39,13 @@ pub trait Columns {
     fn int8(&self, i: usize) -> Result<i64, Self::Error>;
     fn int4(&self, i: usize) -> Result<Option<i32>, Self::Error>;
     fn text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn timestamp(&self, i: usize) -> Result<DateTime<Utc>, Self::Error>;
 }
 
 impl ContactRow {
-    /// Decodes by position, in [`CONTACT_SET_SELECT`]'s column order: the hottest read of the service,
+    /// Decodes by position (`first`: the set's first row), in [`CONTACT_SET_SELECT`]'s column order: the hottest read of the service,
     /// and looking 17 columns up by name per row was a sixth of its row-decoding time.
-    pub(crate) fn decode<C: Columns>(row: &C) -> Result<Self, C::Error> {
+    pub(crate) fn decode<C: Columns>(row: &C, first: bool) -> Result<Self, C::Error> {
         Ok(ContactRow {
             contact_set_revision: row.int8(0)?,
             position: row.int4(1)?,
@@ -60,6 +64,7 @@ impl ContactRow {
             phone_number: row.text(14)?,
             tech_type: row.int4(15)?,
             extension: row.text(16)?,
+            updated_at: if first { Some(row.timestamp(17)?) } else { None },
         })
     }
 }
@@ -71,7 +76,7 @@ impl ContactRow {
 pub(crate) const CONTACT_SET_SELECT: &str = "SELECT p.contact_set_revision, c.position, c.profiles, \
      c.person_name, c.person_gender, c.person_job_title, c.person_language, c.email, c.address_line, \
      c.city_name, c.postal_code, c.country_code, c.address_language, c.state_prov_code, \
-     ph.phone_number, ph.tech_type, ph.extension \
+     ph.phone_number, ph.tech_type, ph.extension, p.updated_at \
      FROM properties p \
      LEFT JOIN property_contacts c ON c.tenant_id = p.tenant_id AND c.property_id = p.id \
      LEFT JOIN property_contact_phones ph ON ph.tenant_id = c.tenant_id AND ph.property_id = c.property_id \

@@ -79,4 +79,7 @@ impl Columns for tokio_postgres::Row {
     fn text(&self, i: usize) -> Result<Option<String>, Self::Error> {
         self.try_get(i)
     }
+    fn timestamp(&self, i: usize) -> Result<chrono::DateTime<chrono::Utc>, Self::Error> {
+        self.try_get(i)
+    }
 }

@@ -149,7 +149,8 @@ impl ContactSetPaths for PgBackend {
     async fn contact_rows(&self, tenant: &str, property_id: &str) -> StoreResult<Vec<ContactRow>> {
         let rows = self.pipelines.contact_rows(tenant, property_id).await?;
         rows.iter()
-            .map(ContactRow::decode)
+            .enumerate()
+            .map(|(i, row)| ContactRow::decode(row, i == 0))
             .collect::<Result<_, _>>()
             // A column that does not decode means code and schema disagree: a bug, not an outage.
             .map_err(|e| StoreError::Other(format!("decoding a contact row: {e}")))

@@ -156,6 +156,8 @@ impl Pipelines {
             expected_revision,
             author: author.to_owned(),
             origin: crate::store::audit::Origin::current(author),
+            // The task below does not inherit the request's task-locals.
+            dry_run: crate::store::dry_run::active(),
         });
         for attempt in 0..2 {
             let client = self

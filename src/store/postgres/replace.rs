@@ -102,6 +102,8 @@ pub(super) struct Job {
     pub(super) author: String,
     /// Who asked, for the audit entry (the job runs outside the request's task).
     pub(super) origin: Origin,
+    /// End in `ROLLBACK` whatever happens (see `store::dry_run`).
+    pub(super) dry_run: bool,
 }
 
 /// How a hot path failed.
@@ -152,7 +154,7 @@ async fn replace_once(
     job: &Job,
     stored: &StoredForm,
 ) -> Result<Option<ReplaceOutcome>, Failure> {
-    let Job { tenant, property_id, set, expected_revision, author, origin } = job;
+    let Job { tenant, property_id, set, expected_revision, author, origin, .. } = job;
     let (tenant, property_id, author) = (tenant.as_str(), property_id.as_str(), author.as_str());
     // Nothing is sent before the pipeline but these prepares: a dead connection failing one is `Dead`.
     let prepare = |sql: &'static str| async move {
@@ -206,7 +208,9 @@ async fn replace_once(
     })
     .await;
     let all_sent = !pipeline.iter_mut().any(|step| matches!(Pin::new(step).output_mut(), Some(Err(_))));
-    pipeline.push(maybe_done(Box::pin(client.query(if all_sent { &commit } else { &rollback }, &[]))));
+    pipeline.push(maybe_done(Box::pin(
+        client.query(if all_sent && !job.dry_run { &commit } else { &rollback }, &[]),
+    )));
     join_all(pipeline.iter_mut()).await;
 
     let mut revision = None;
