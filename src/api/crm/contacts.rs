@@ -36,6 +36,9 @@ pub struct PageInfo {
 pub struct ContactPageResponse {
     content: Vec<Contact>,
     page: PageInfo,
+    /// The `after` cursor of the next page, while one follows (see [`crate::domain::crm_cursor`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 /// Live contacts of the tenant matching every filter given, one page at a time. Honours
@@ -63,6 +66,7 @@ pub async fn list_contacts<S: Store>(
             total_elements: page.stamp.total,
             total_pages: (page.stamp.total + size - 1) / size,
         },
+        next: page.next.map(|c| c.encode()),
     };
     let mut resp = axum::Json(body).into_response();
     set_validators(resp.headers_mut(), &page.etag, page.stamp.last_modified);

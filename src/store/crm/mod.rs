@@ -24,13 +24,20 @@ use crate::domain::crm::{
     Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, ListStamp,
     Note, NoteDraft, Revision,
 };
+use crate::domain::crm_batch::BatchItem;
+use crate::domain::crm_cursor::Cursor;
+use crate::domain::crm_duplicates::Duplicate;
 use crate::validation::FieldError;
 
+mod batch;
 mod contacts;
+mod duplicates;
 mod merge;
 mod queries;
 mod rows;
+mod search;
 
+pub use batch::BatchResult;
 pub(crate) use queries::unlink_property;
 
 /// Turns a refusal into an early `Ok(Err(..))` return; the caller's transaction is rolled back.
@@ -69,6 +76,9 @@ pub struct ContactPage {
     pub etag: String,
     /// `None` when the conditional matched (answer 304).
     pub contacts: Option<Vec<Contact>>,
+    /// Where the next page starts (`after`), when one follows and the order is one a cursor can
+    /// follow (`sort=id`; with `q`, relevance then ascending id).
+    pub next: Option<Cursor>,
 }
 
 /// How many revisions `includeRevisions=true` adds to a contact: the newest.
@@ -250,9 +260,47 @@ pub trait CrmStore: Send + Sync {
         secondary: i64,
         author: &str,
     ) -> impl Future<Output = StoreResult<MergeOutcome>> + Send;
+
+    /// The merge's dry run: the same transaction as [`CrmStore::merge_contacts`], always rolled
+    /// back, so the answer is the primary as the merge would leave it and nothing is stored (no
+    /// revision, no event).
+    fn preview_merge(
+        &self,
+        tenant: &str,
+        primary: i64,
+        secondary: i64,
+        author: &str,
+    ) -> impl Future<Output = StoreResult<MergeOutcome>> + Send;
+
+    /// Stores a batch of creates, overwrites and upserts in one transaction, each item in its own
+    /// savepoint; `atomic` commits only when every item succeeded. Results in item order.
+    fn batch_contacts(
+        &self,
+        tenant: &str,
+        items: Vec<BatchItem>,
+        atomic: bool,
+        author: &str,
+    ) -> impl Future<Output = StoreResult<Vec<BatchResult>>> + Send;
+
+    /// Other live contacts of the tenant that may be the same person as `id`, best first.
+    fn find_duplicates(&self, tenant: &str, id: i64) -> impl Future<Output = CrmResult<Vec<Duplicate>>> + Send;
 }
 
 impl<B: Backend> SqlStore<B> {
+    /// Gives every live contact stored before search existed its search terms; run after the
+    /// migrations, one write transaction per batch so writers are never blocked for long.
+    pub(crate) async fn backfill_search(&self) -> StoreResult<()> {
+        let mut after = 0;
+        loop {
+            let mut tx = self.backend.begin_write().await?;
+            let result = search::backfill_batch(&mut tx, after).await;
+            match Self::settle(tx, result, |_| true).await? {
+                Some(last) => after = last,
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// The query plans of a list request (aggregate, page, and the five collection queries for a
     /// 20-contact page), one text per query. For the index tests.
     #[doc(hidden)]
