@@ -72,7 +72,9 @@ pub type CrmResult<T> = StoreResult<Result<T, Refusal>>;
 /// One page of the contact list, or `None` contacts when the client's copy is current.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactPage {
-    pub stamp: ListStamp,
+    /// What everything matched adds up to; `None` on a cursor page (`after`), which skips it.
+    pub stamp: Option<ListStamp>,
+    /// Empty on a cursor page.
     pub etag: String,
     /// `None` when the conditional matched (answer 304).
     pub contacts: Option<Vec<Contact>>,
