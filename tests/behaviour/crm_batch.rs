@@ -12,6 +12,7 @@ store_tests!(
     per_item_batch_stores_each_valid_item,
     external_id_upserts_and_is_unique,
     batch_is_bounded_and_idempotent,
+    batch_creates_store_what_single_creates_do,
 );
 
 const BATCH: &str = "/api/v3/contacts/batch";
@@ -154,4 +155,45 @@ async fn batch_is_bounded_and_idempotent(app: TestApp) {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body, first.body);
     assert_eq!(total(&app).await, 1);
+}
+
+/// A contact as read, without what differs between two stores of the same body.
+fn comparable(mut c: Value) -> Value {
+    for key in ["id", "createdAt", "updatedAt"] {
+        c.as_object_mut().unwrap().remove(key);
+    }
+    for list in ["emailAddresses", "telephones", "addresses"] {
+        for item in c[list].as_array_mut().unwrap() {
+            item.as_object_mut().unwrap().remove("id");
+        }
+    }
+    c
+}
+
+async fn batch_creates_store_what_single_creates_do(app: TestApp) {
+    crate::fixtures::property(&app, "hotel-a", "1").await;
+    let mut body = crate::crm::full_contact();
+    body["propertyIds"] = json!(["hotel-a"]);
+    let single = create(&app, body.clone()).await;
+    let r = post(&app, BATCH, json!({"atomic": false, "items": [
+        body.clone(),
+        {"lastName": "Nowhere", "propertyIds": ["hotel-a", "no-such-hotel"]},
+        {"lastName": "National", "telephones": [{"number": "020 123 4567"}]}
+    ]}))
+    .send()
+    .await;
+    r.assert_status(207);
+    assert_eq!(statuses(&r.body), [(201, "CREATED"), (422, "FAILED"), (422, "FAILED")]);
+    assert_eq!(r.body["items"][1]["errors"][0]["pointer"], "/items/1/propertyIds/1");
+    assert_eq!(r.body["items"][2]["errors"][0]["pointer"], "/items/2/telephones/0/number");
+    let id = r.body["items"][0]["id"].clone();
+    let batched = app.get(&path(&id)).send().await;
+    let read_single = app.get(&path(&single["id"])).send().await;
+    assert_eq!(comparable(batched.body.clone()), comparable(read_single.body));
+    // Its revision and its search terms, as a single create leaves them.
+    let revisions = app.get(&format!("{}/revisions", path(&id))).send().await;
+    assert_eq!(revisions.body.as_array().unwrap().len(), 1);
+    assert_eq!(revisions.body[0]["operation"], "CREATE");
+    let found = app.get("/api/v3/contacts?q=sarah%20jans").send().await;
+    assert_eq!(found.body["page"]["totalElements"], 2);
 }
