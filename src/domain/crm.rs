@@ -14,14 +14,14 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use super::crm_cursor::Cursor;
+use super::crm_search::{SearchProblem, SearchQuery, MAX_QUERY_CHARS, MAX_WORDS};
 use crate::validation::country::{check_postal_code, iso_alpha2};
 use crate::validation::entity_tag::entity_tags;
 use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
 use crate::validation::phone::{check_phone, valid_extension};
 use crate::validation::text::{check_text, is_valid_email, TextKind};
 use crate::validation::{codes as common, ErrorKind, Errors, FieldError, Pointer};
-use super::crm_cursor::Cursor;
-use super::crm_search::{SearchProblem, SearchQuery, MAX_QUERY_CHARS, MAX_WORDS};
 
 /// Most items of each contact collection.
 pub const MAX_ITEMS: usize = 20;

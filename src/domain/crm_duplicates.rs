@@ -70,7 +70,8 @@ fn similar_names(a: &Contact, b: &Contact) -> bool {
 /// Why `candidate` may be the same person as `contact`; empty when nothing suggests it.
 pub fn reasons(contact: &Contact, candidate: &Contact) -> Vec<DuplicateReason> {
     let mut reasons = Vec::new();
-    let emails = |c: &Contact| c.email_addresses.iter().map(|e| e.email_address.to_lowercase()).collect::<Vec<_>>();
+    let emails =
+        |c: &Contact| c.email_addresses.iter().map(|e| e.email_address.to_lowercase()).collect::<Vec<_>>();
     let theirs = emails(candidate);
     let same_email = emails(contact).iter().any(|e| theirs.contains(e));
     if same_email {

@@ -42,8 +42,12 @@ async fn atomic_batch_stores_all_or_nothing(app: TestApp) {
     let r = post(&app, BATCH, json!({"atomic": true, "items": items})).send().await;
     r.assert_status(422);
     assert_eq!(statuses(&r.body), [(424, "NOT_STORED"), (422, "FAILED"), (424, "NOT_STORED")]);
-    let pointers: Vec<&str> =
-        r.body["items"][1]["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    let pointers: Vec<&str> = r.body["items"][1]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
     assert!(pointers.contains(&"/items/1/firstName"), "{pointers:?}");
     assert!(pointers.contains(&"/items/1/gender"), "{pointers:?}");
     assert_eq!(total(&app).await, 0);
@@ -98,19 +102,27 @@ async fn per_item_batch_stores_each_valid_item(app: TestApp) {
 }
 
 async fn external_id_upserts_and_is_unique(app: TestApp) {
-    let r = post(&app, BATCH, json!({"items": [
-        {"externalId": "PMS-1", "firstName": "Ann"},
-        {"externalId": "PMS-2", "firstName": "Bo"}
-    ]}))
+    let r = post(
+        &app,
+        BATCH,
+        json!({"items": [
+            {"externalId": "PMS-1", "firstName": "Ann"},
+            {"externalId": "PMS-2", "firstName": "Bo"}
+        ]}),
+    )
     .send()
     .await;
     r.assert_status(201);
     let first = r.body["items"][0]["id"].clone();
     // The same external ids again: updates of the same contacts, and a new one created.
-    let r = post(&app, BATCH, json!({"atomic": false, "items": [
-        {"externalId": "PMS-1", "firstName": "Ann", "lastName": "Jansen"},
-        {"externalId": "PMS-3", "firstName": "Cy"}
-    ]}))
+    let r = post(
+        &app,
+        BATCH,
+        json!({"atomic": false, "items": [
+            {"externalId": "PMS-1", "firstName": "Ann", "lastName": "Jansen"},
+            {"externalId": "PMS-3", "firstName": "Cy"}
+        ]}),
+    )
     .send()
     .await;
     r.assert_status(207);
@@ -125,15 +137,23 @@ async fn external_id_upserts_and_is_unique(app: TestApp) {
     assert_eq!(r.body["content"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["content"][0]["id"], first);
     // Unique per tenant: a create or an overwrite taking another's external id is 409.
-    post(&app, "/api/v3/contacts", json!({"firstName": "Dup", "externalId": "PMS-2"})).send().await.assert_problem(409);
-    app.put(&path(&cy), json!({"firstName": "Ann", "externalId": "PMS-2"})).send().await.assert_problem(409);
-    let r = post(&app, BATCH, json!({"atomic": false, "items": [{"id": first, "firstName": "Ann", "externalId": "PMS-2"}]}))
+    post(&app, "/api/v3/contacts", json!({"firstName": "Dup", "externalId": "PMS-2"}))
         .send()
-        .await;
+        .await
+        .assert_problem(409);
+    app.put(&path(&cy), json!({"firstName": "Ann", "externalId": "PMS-2"})).send().await.assert_problem(409);
+    let r = post(
+        &app,
+        BATCH,
+        json!({"atomic": false, "items": [{"id": first, "firstName": "Ann", "externalId": "PMS-2"}]}),
+    )
+    .send()
+    .await;
     r.assert_status(409);
     assert_eq!(r.body["items"][0]["errors"][0]["pointer"], "/items/0/externalId");
     // Another tenant may use the same external id.
-    let other = app.key("t2", &[property_contacts::store::Scope::Read, property_contacts::store::Scope::Write]).await;
+    let other =
+        app.key("t2", &[property_contacts::store::Scope::Read, property_contacts::store::Scope::Write]).await;
     app.call(axum::http::Method::POST, "/api/v3/contacts")
         .auth(&other)
         .json(&json!({"firstName": "Elsewhere", "externalId": "PMS-1"}))
@@ -175,11 +195,15 @@ async fn batch_creates_store_what_single_creates_do(app: TestApp) {
     let mut body = crate::crm::full_contact();
     body["propertyIds"] = json!(["hotel-a"]);
     let single = create(&app, body.clone()).await;
-    let r = post(&app, BATCH, json!({"atomic": false, "items": [
-        body.clone(),
-        {"lastName": "Nowhere", "propertyIds": ["hotel-a", "no-such-hotel"]},
-        {"lastName": "National", "telephones": [{"number": "020 123 4567"}]}
-    ]}))
+    let r = post(
+        &app,
+        BATCH,
+        json!({"atomic": false, "items": [
+            body.clone(),
+            {"lastName": "Nowhere", "propertyIds": ["hotel-a", "no-such-hotel"]},
+            {"lastName": "National", "telephones": [{"number": "020 123 4567"}]}
+        ]}),
+    )
     .send()
     .await;
     r.assert_status(207);

@@ -47,14 +47,19 @@ async fn duplicates_are_scored_with_reasons(app: TestApp) {
                "telephones": [{"number": "020 7946 0018", "countryCode": "GB"}]}),
     )
     .await;
-    let phone_only = create(&app, json!({"lastName": "Babbage", "telephones": [{"number": "+442079460018"}]})).await;
+    let phone_only =
+        create(&app, json!({"lastName": "Babbage", "telephones": [{"number": "+442079460018"}]})).await;
     let postcode = create(
         &app,
         json!({"firstName": "Ada", "lastName": "Lovelase",
                "addresses": [{"addressLine1": "St James's Square 1", "city": "London", "postcode": "sw1y  4jh", "countryCode": "GB"}]}),
     )
     .await;
-    let company = create(&app, json!({"firstName": "Ada", "lastName": "Lovelace", "companyName": "analytical engines"})).await;
+    let company = create(
+        &app,
+        json!({"firstName": "Ada", "lastName": "Lovelace", "companyName": "analytical engines"}),
+    )
+    .await;
     // A similar name alone is no reason; nor is a postcode with another name.
     create(&app, json!({"firstName": "Ada", "lastName": "Lovelace"})).await;
     create(
@@ -64,11 +69,17 @@ async fn duplicates_are_scored_with_reasons(app: TestApp) {
     )
     .await;
     // A merged-away contact is never suggested.
-    let merged = create(&app, json!({"lastName": "Gone", "emailAddresses": [{"emailAddress": "ada@example.com"}]})).await;
+    let merged =
+        create(&app, json!({"lastName": "Gone", "emailAddresses": [{"emailAddress": "ada@example.com"}]}))
+            .await;
     let keeper = create(&app, json!({"lastName": "Keeper"})).await;
-    let r = post(&app, "/api/v3/contacts/merge", json!({"primaryContactId": keeper["id"], "secondaryContactId": merged["id"]}))
-        .send()
-        .await;
+    let r = post(
+        &app,
+        "/api/v3/contacts/merge",
+        json!({"primaryContactId": keeper["id"], "secondaryContactId": merged["id"]}),
+    )
+    .send()
+    .await;
     assert_eq!(r.body["success"], true);
     // The keeper now holds the address, so it is suggested (by e-mail) instead.
     let r = app.get(&format!("{}/duplicates", path(&ada["id"]))).send().await;
@@ -78,7 +89,8 @@ async fn duplicates_are_scored_with_reasons(app: TestApp) {
         .unwrap()
         .iter()
         .map(|d| {
-            let reasons = d["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+            let reasons =
+                d["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
             (d["contact"]["id"].as_i64().unwrap(), d["score"].as_i64().unwrap(), reasons)
         })
         .collect();
@@ -96,7 +108,9 @@ async fn duplicates_are_scored_with_reasons(app: TestApp) {
 }
 
 async fn merge_preview_changes_nothing(app: TestApp) {
-    let p = create(&app, json!({"firstName": "Ann", "emailAddresses": [{"emailAddress": "ann@example.com"}]})).await;
+    let p =
+        create(&app, json!({"firstName": "Ann", "emailAddresses": [{"emailAddress": "ann@example.com"}]}))
+            .await;
     let s = create(
         &app,
         json!({"firstName": "Anne",
@@ -123,9 +137,13 @@ async fn merge_preview_changes_nothing(app: TestApp) {
     let r = app.get(&format!("{}/revisions", path(&p["id"]))).send().await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     // A merge that would be a no-op previews as one.
-    let r = post(&app, "/api/v3/contacts/merge/preview", json!({"primaryContactId": p["id"], "secondaryContactId": 999999}))
-        .send()
-        .await;
+    let r = post(
+        &app,
+        "/api/v3/contacts/merge/preview",
+        json!({"primaryContactId": p["id"], "secondaryContactId": 999999}),
+    )
+    .send()
+    .await;
     r.assert_status(200);
     assert_eq!(r.body["success"], false);
     assert!(r.body.get("contact").is_none());
@@ -145,9 +163,13 @@ async fn merge_drops_email_duplicates_ignoring_case(app: TestApp) {
                                   {"emailAddress": "other@example.com"}]}),
     )
     .await;
-    let r = post(&app, "/api/v3/contacts/merge", json!({"primaryContactId": p["id"], "secondaryContactId": s["id"]}))
-        .send()
-        .await;
+    let r = post(
+        &app,
+        "/api/v3/contacts/merge",
+        json!({"primaryContactId": p["id"], "secondaryContactId": s["id"]}),
+    )
+    .send()
+    .await;
     assert_eq!(r.body["success"], true);
     let merged = app.get(&path(&p["id"])).send().await;
     let emails: Vec<(&str, bool)> = merged.body["emailAddresses"]

@@ -186,6 +186,10 @@ async fn list_queries_use_indexes_on_postgres() {
          SELECT tenant_id, id, 'p' || (1 + id % 1000) FROM crm_contacts WHERE tenant_id = 't1'",
         "INSERT INTO crm_contact_custom_fields (tenant_id, contact_id, name, field_type, value) \
          SELECT tenant_id, id, 'vip', 'BOOLEAN', 'true' FROM crm_contacts",
+        // Search terms as the service writes them for these names (ASCII: folding is lowercasing).
+        "INSERT INTO crm_contact_terms (tenant_id, contact_id, term) \
+         SELECT tenant_id, id, lower(first_name) FROM crm_contacts UNION \
+         SELECT tenant_id, id, lower(last_name) FROM crm_contacts",
         "ANALYZE",
     ] {
         sqlx::query(statement).execute(&pool).await.unwrap();
@@ -203,6 +207,15 @@ async fn list_queries_use_indexes_on_postgres() {
         ("contactType", ListContactsQuery { contact_type: Some("GUIDE".into()), ..Default::default() }),
         ("propertyId", ListContactsQuery { property_id: Some("p7".into()), ..Default::default() }),
         ("modifiedSince", ListContactsQuery { modified_since: Some(since), ..Default::default() }),
+        ("q", ListContactsQuery { q: Some("last42 first7".into()), ..Default::default() }),
+        ("externalId", ListContactsQuery { external_id: Some("pms-1".into()), ..Default::default() }),
+        (
+            "cursor deep into the list",
+            ListContactsQuery {
+                after: Some(property_contacts::domain::crm_cursor::Cursor { relevance: None, id: 90_000 }.encode()),
+                ..Default::default()
+            },
+        ),
         (
             "lastName sorted by firstName",
             ListContactsQuery {

@@ -70,8 +70,11 @@ async fn search_matches_every_word_as_a_prefix(app: TestApp) {
 
 async fn search_follows_every_write(app: TestApp) {
     let a = create(&app, json!({"firstName": "Ada", "lastName": "Lovelace"})).await;
-    let b = create(&app, json!({"firstName": "Bea", "lastName": "Byron",
-                                "emailAddresses": [{"emailAddress": "bea@poets.example"}]}))
+    let b = create(
+        &app,
+        json!({"firstName": "Bea", "lastName": "Byron",
+                                "emailAddresses": [{"emailAddress": "bea@poets.example"}]}),
+    )
     .await;
     // Overwrite: the old name is gone, the new one found.
     let r = app.put(&path(&a["id"]), json!({"firstName": "Ada", "lastName": "King"})).send().await;
@@ -79,9 +82,13 @@ async fn search_follows_every_write(app: TestApp) {
     assert!(search(&app, "lovelace").await.is_empty());
     assert_eq!(search(&app, "king").await, [id(&a)]);
     // Sub-resources: add, change, delete.
-    let r = post(&app, &format!("{}/emailAddresses", path(&a["id"])), json!({"emailAddress": "ada@engine.example"}))
-        .send()
-        .await;
+    let r = post(
+        &app,
+        &format!("{}/emailAddresses", path(&a["id"])),
+        json!({"emailAddress": "ada@engine.example"}),
+    )
+    .send()
+    .await;
     r.assert_status(201);
     assert_eq!(search(&app, "engine").await, [id(&a)]);
     let email_id = r.body["id"].clone();
@@ -89,16 +96,22 @@ async fn search_follows_every_write(app: TestApp) {
     app.put(&item, json!({"emailAddress": "ada@analytical.example"})).send().await.assert_status(200);
     assert!(search(&app, "engine").await.is_empty());
     assert_eq!(search(&app, "analytical").await, [id(&a)]);
-    let r = post(&app, &format!("{}/telephones", path(&a["id"])), json!({"number": "+44 20 7946 0000"})).send().await;
+    let r = post(&app, &format!("{}/telephones", path(&a["id"])), json!({"number": "+44 20 7946 0000"}))
+        .send()
+        .await;
     r.assert_status(201);
     assert_eq!(search(&app, "+44 20 79").await, [id(&a)]);
     let phone_id = r.body["id"].clone();
     app.delete(&format!("{}/telephones/{phone_id}", path(&a["id"]))).send().await.assert_status(204);
     assert!(search(&app, "+44 20 79").await.is_empty());
     // Merge: the secondary is never found again, the primary by what it took over.
-    let r = post(&app, "/api/v3/contacts/merge", json!({"primaryContactId": a["id"], "secondaryContactId": b["id"]}))
-        .send()
-        .await;
+    let r = post(
+        &app,
+        "/api/v3/contacts/merge",
+        json!({"primaryContactId": a["id"], "secondaryContactId": b["id"]}),
+    )
+    .send()
+    .await;
     assert_eq!(r.body["success"], true, "{}", r.body);
     assert!(search(&app, "byron").await.is_empty());
     assert_eq!(search(&app, "poets").await, [id(&a)]);

@@ -101,7 +101,12 @@ fn item_response(index: usize, result: BatchResult, rolled_back: bool) -> BatchI
         BatchResult::Refused(Refusal::NotFound | Refusal::ItemNotFound(_)) => BatchItemResponse::failed(
             index,
             StatusCode::NOT_FOUND,
-            vec![FieldError::new(&format!("/items/{index}/id"), ErrorKind::Invalid, "not_found", "no such contact")],
+            vec![FieldError::new(
+                &format!("/items/{index}/id"),
+                ErrorKind::Invalid,
+                "not_found",
+                "no such contact",
+            )],
         ),
         BatchResult::Conflict(name) => {
             let (pointer, detail) = if name == EXTERNAL_ID_TAKEN {
@@ -112,7 +117,12 @@ fn item_response(index: usize, result: BatchResult, rolled_back: bool) -> BatchI
             BatchItemResponse::failed(
                 index,
                 StatusCode::CONFLICT,
-                vec![FieldError::new(&format!("/items/{index}/{pointer}"), ErrorKind::Invalid, "conflict", detail)],
+                vec![FieldError::new(
+                    &format!("/items/{index}/{pointer}"),
+                    ErrorKind::Invalid,
+                    "conflict",
+                    detail,
+                )],
             )
         }
     }
@@ -155,7 +165,9 @@ pub async fn batch_contacts<S: Store>(
             Ok(i) => match results.get_mut(i).and_then(Option::take) {
                 Some(result) => item_response(index, result, rolled_back),
                 // Valid, but the batch was refused before the store for another item.
-                None => BatchItemResponse::new(index, StatusCode::FAILED_DEPENDENCY, BatchItemOutcome::NotStored),
+                None => {
+                    BatchItemResponse::new(index, StatusCode::FAILED_DEPENDENCY, BatchItemOutcome::NotStored)
+                }
             },
         })
         .collect();

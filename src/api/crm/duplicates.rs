@@ -53,7 +53,12 @@ pub async fn preview_merge<S: Store>(
 ) -> ApiResult<axum::Json<MergePreviewResponse>> {
     let outcome = state
         .store
-        .preview_merge(&caller.tenant_id, body.primary_contact_id, body.secondary_contact_id, &caller.key_name)
+        .preview_merge(
+            &caller.tenant_id,
+            body.primary_contact_id,
+            body.secondary_contact_id,
+            &caller.key_name,
+        )
         .await?;
     Ok(axum::Json(match outcome {
         MergeOutcome::Merged { primary, message } => {

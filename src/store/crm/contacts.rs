@@ -13,11 +13,11 @@ use super::{
     refuse_on, ContactPage, CrmResult, CrmStore, MergeOutcome, Page, Paged, Refusal, INCLUDED_REVISIONS,
 };
 use crate::domain::change::{Change, ChangeType};
+use crate::domain::crm::SortField;
 use crate::domain::crm::{
     Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, Note,
     NoteDraft, Operation, Revision, MAX_ITEMS,
 };
-use crate::domain::crm::SortField;
 use crate::domain::crm_batch::BatchItem;
 use crate::domain::crm_cursor::Cursor;
 use crate::domain::crm_duplicates::{rank, Duplicate};
@@ -83,7 +83,8 @@ impl<B: Backend> CrmStore for SqlStore<B> {
             let (stamp, etag) = if query.after.is_some() {
                 (None, String::new())
             } else {
-                let stamp = stamp_of(stamp_query("", tenant, &query.filter).fetch_one::<StampRow>(&mut tx).await?);
+                let stamp =
+                    stamp_of(stamp_query("", tenant, &query.filter).fetch_one::<StampRow>(&mut tx).await?);
                 let etag = stamp.etag(query);
                 if cond.not_modified(&etag, stamp.last_modified) {
                     return Ok(ContactPage { stamp: Some(stamp), etag, contacts: None, next: None });
@@ -510,8 +511,10 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         let result: CrmResult<_> = async {
             let contact = refuse_on!(load_contact(&mut tx, tenant, id).await?);
             let ids = duplicate_candidates(&mut tx, tenant, &contact).await?;
-            let candidates = if ids.is_empty() { Vec::new() } else { fetch_contacts(&mut tx, tenant, &ids).await? };
-            let live = candidates.into_iter().filter(|(_, merged)| merged.is_none()).map(|(c, _)| c).collect();
+            let candidates =
+                if ids.is_empty() { Vec::new() } else { fetch_contacts(&mut tx, tenant, &ids).await? };
+            let live =
+                candidates.into_iter().filter(|(_, merged)| merged.is_none()).map(|(c, _)| c).collect();
             Ok(Ok(rank(&contact, live)))
         }
         .await;

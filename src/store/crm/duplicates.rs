@@ -22,8 +22,13 @@ pub(super) async fn duplicate_candidates<C: SqlConn>(
 ) -> StoreResult<Vec<i64>> {
     let emails: Vec<String> = c.email_addresses.iter().map(|e| e.email_address.to_lowercase()).collect();
     let phones: Vec<&str> = c.telephones.iter().map(|t| t.e164.as_str()).collect();
-    let postcodes: Vec<String> =
-        c.addresses.iter().filter_map(|a| a.postcode.as_deref()).map(postcode_key).filter(|p| !p.is_empty()).collect();
+    let postcodes: Vec<String> = c
+        .addresses
+        .iter()
+        .filter_map(|a| a.postcode.as_deref())
+        .map(postcode_key)
+        .filter(|p| !p.is_empty())
+        .collect();
     let company = c.company_name.as_deref().map(|n| n.to_lowercase());
     // The name a similar name must start like: the last name, else the first.
     let name_prefix: Option<String> = c

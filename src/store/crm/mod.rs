@@ -285,7 +285,11 @@ pub trait CrmStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<BatchResult>>> + Send;
 
     /// Other live contacts of the tenant that may be the same person as `id`, best first.
-    fn find_duplicates(&self, tenant: &str, id: i64) -> impl Future<Output = CrmResult<Vec<Duplicate>>> + Send;
+    fn find_duplicates(
+        &self,
+        tenant: &str,
+        id: i64,
+    ) -> impl Future<Output = CrmResult<Vec<Duplicate>>> + Send;
 }
 
 impl<B: Backend> SqlStore<B> {

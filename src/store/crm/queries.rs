@@ -29,10 +29,10 @@ pub(super) fn push_filter<'a>(qb: &mut Sql<'a>, tenant: &'a str, f: &'a ContactF
     // per contact of the tenant, while IN lets it (and Postgres) start from the filter's index.
     if let Some(email) = &f.email_address {
         qb.push(" AND c.id IN (SELECT x.contact_id FROM crm_contact_emails x WHERE x.tenant_id = ")
-        .push_bind(tenant)
-        .push(" AND lower(x.email_address) = lower(")
-        .push_bind(email.as_str())
-        .push("))");
+            .push_bind(tenant)
+            .push(" AND lower(x.email_address) = lower(")
+            .push_bind(email.as_str())
+            .push("))");
     }
     if let Some(name) = &f.first_name {
         qb.push(" AND lower(c.first_name) = lower(").push_bind(name.as_str()).push(")");
@@ -42,10 +42,10 @@ pub(super) fn push_filter<'a>(qb: &mut Sql<'a>, tenant: &'a str, f: &'a ContactF
     }
     if let Some(e164) = &f.telephone {
         qb.push(" AND c.id IN (SELECT x.contact_id FROM crm_contact_telephones x WHERE x.tenant_id = ")
-        .push_bind(tenant)
-        .push(" AND x.e164 = ")
-        .push_bind(e164.as_str())
-        .push(")");
+            .push_bind(tenant)
+            .push(" AND x.e164 = ")
+            .push_bind(e164.as_str())
+            .push(")");
     }
     if let Some(account) = &f.account_id {
         qb.push(" AND c.account_id = ").push_bind(account.as_str());
@@ -55,10 +55,10 @@ pub(super) fn push_filter<'a>(qb: &mut Sql<'a>, tenant: &'a str, f: &'a ContactF
     }
     if let Some(p) = &f.property_id {
         qb.push(" AND c.id IN (SELECT x.contact_id FROM crm_contact_properties x WHERE x.tenant_id = ")
-        .push_bind(tenant)
-        .push(" AND x.property_id = ")
-        .push_bind(p.as_str())
-        .push(")");
+            .push_bind(tenant)
+            .push(" AND x.property_id = ")
+            .push_bind(p.as_str())
+            .push(")");
     }
     if let Some(since) = f.modified_since {
         qb.push(" AND c.updated_at >= ").push_bind(since);

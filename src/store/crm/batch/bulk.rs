@@ -157,8 +157,10 @@ async fn write_collections<C: SqlConn>(
     tenant: &str,
     contacts: &[(i64, &ContactDraft)],
 ) -> StoreResult<()> {
-    let emails: Vec<_> =
-        contacts.iter().flat_map(|(id, d)| d.email_addresses.iter().flatten().map(move |e| (*id, e))).collect();
+    let emails: Vec<_> = contacts
+        .iter()
+        .flat_map(|(id, d)| d.email_addresses.iter().flatten().map(move |e| (*id, e)))
+        .collect();
     insert_rows(
         conn,
         "crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary)",

@@ -59,7 +59,8 @@ pub(super) async fn run_batch<C: SqlConn>(
     }
     if !creates.is_empty() {
         query("SAVEPOINT batch_bulk").execute(&mut *conn).await?;
-        let drafts: Vec<(usize, ContactDraft)> = creates.iter().map(|(i, it)| (*i, it.draft.clone())).collect();
+        let drafts: Vec<(usize, ContactDraft)> =
+            creates.iter().map(|(i, it)| (*i, it.draft.clone())).collect();
         match bulk::create_all(conn, tenant, drafts, author).await {
             Ok(created) => {
                 query("RELEASE SAVEPOINT batch_bulk").execute(&mut *conn).await?;
@@ -107,7 +108,12 @@ async fn stored_external_ids<C: SqlConn>(
 }
 
 /// One item in its own savepoint.
-async fn run_one<C: SqlConn>(conn: &mut C, tenant: &str, item: BatchItem, author: &str) -> StoreResult<BatchResult> {
+async fn run_one<C: SqlConn>(
+    conn: &mut C,
+    tenant: &str,
+    item: BatchItem,
+    author: &str,
+) -> StoreResult<BatchResult> {
     query("SAVEPOINT batch_item").execute(&mut *conn).await?;
     Ok(match run_item(conn, tenant, item, author).await {
         Ok(Ok((contact, created))) => {
