@@ -43,6 +43,9 @@ pub struct BatchItem {
     pub draft: ContactDraft,
 }
 
+/// One item as validated: the write, or every violation found in it.
+pub type ParsedItem = Result<BatchItem, Vec<FieldError>>;
+
 /// Prefixes each error's pointer with the item's place in the batch body.
 fn at_item(index: usize, errors: Vec<FieldError>) -> Vec<FieldError> {
     errors
@@ -56,7 +59,8 @@ fn at_item(index: usize, errors: Vec<FieldError>) -> Vec<FieldError> {
 
 impl BatchRequest {
     /// Validates every item; the batch itself is refused only when it is too long.
-    pub fn parse(self) -> Result<(bool, Vec<Result<BatchItem, Vec<FieldError>>>), Vec<FieldError>> {
+    /// Answers `atomic` and the items in order.
+    pub fn parse(self) -> Result<(bool, Vec<ParsedItem>), Vec<FieldError>> {
         if self.items.len() > MAX_BATCH {
             return Err(vec![FieldError::new(
                 "/items",

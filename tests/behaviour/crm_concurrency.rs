@@ -212,7 +212,9 @@ async fn list_queries_use_indexes_on_postgres() {
         (
             "cursor deep into the list",
             ListContactsQuery {
-                after: Some(property_contacts::domain::crm_cursor::Cursor { relevance: None, id: 90_000 }.encode()),
+                after: Some(
+                    property_contacts::domain::crm_cursor::Cursor { relevance: None, id: 90_000 }.encode(),
+                ),
                 ..Default::default()
             },
         ),
