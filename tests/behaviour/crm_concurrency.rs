@@ -207,7 +207,7 @@ async fn list_queries_use_indexes_on_postgres() {
         ("contactType", ListContactsQuery { contact_type: Some("GUIDE".into()), ..Default::default() }),
         ("propertyId", ListContactsQuery { property_id: Some("p7".into()), ..Default::default() }),
         ("modifiedSince", ListContactsQuery { modified_since: Some(since), ..Default::default() }),
-        ("q", ListContactsQuery { q: Some("last42 first7".into()), ..Default::default() }),
+        ("q", ListContactsQuery { q: Some("last19999 first99999".into()), ..Default::default() }),
         ("externalId", ListContactsQuery { external_id: Some("pms-1".into()), ..Default::default() }),
         (
             "cursor deep into the list",
@@ -236,7 +236,8 @@ async fn list_queries_use_indexes_on_postgres() {
     drop(schema);
 
     for (name, plans) in plans {
-        assert_eq!(plans.len(), 7);
+        // A cursor page runs no aggregate query.
+        assert_eq!(plans.len(), if name.starts_with("cursor") { 6 } else { 7 });
         for plan in plans {
             assert!(!plan.contains("Seq Scan"), "{name}: sequential scan in\n{plan}");
             assert!(plan.contains("Index"), "{name}: no index used in\n{plan}");
