@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::counters::count_validation_failures;
 use crate::request_context;
-use crate::store::{Scope, StoreError, CHANNEL_LISTING_TAKEN};
+use crate::store::{Scope, StoreError, CHANNEL_LISTING_TAKEN, EXTERNAL_ID_TAKEN};
 use crate::validation::FieldError;
 
 /// Seconds a client should wait before retrying when the store is down.
@@ -187,6 +187,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict(CHANNEL_LISTING_TAKEN) => {
                 ApiError::Conflict("that channel listing is already mapped to another property".into())
+            }
+            StoreError::Conflict(EXTERNAL_ID_TAKEN) => {
+                ApiError::Conflict("another contact of the tenant has this externalId".into())
             }
             StoreError::Conflict(name) => ApiError::Conflict(format!("conflicts with stored data ({name})")),
             StoreError::Other(msg) => ApiError::Internal(msg),

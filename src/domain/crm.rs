@@ -14,6 +14,8 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use super::crm_cursor::Cursor;
+use super::crm_search::{SearchProblem, SearchQuery, MAX_QUERY_CHARS, MAX_WORDS};
 use crate::validation::country::{check_postal_code, iso_alpha2};
 use crate::validation::entity_tag::entity_tags;
 use crate::validation::ids::{valid_id, ID_RULE, PROPERTY_ID_INVALID};
@@ -204,6 +206,9 @@ pub struct Contact {
     pub gender: Option<Gender>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The integration's own id of the contact, unique per tenant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub property_ids: Vec<String>,
     pub order_references: Vec<String>,
     pub email_addresses: Vec<EmailAddress>,
@@ -338,6 +343,7 @@ pub struct ContactDraft {
     pub job_title: Option<String>,
     pub gender: Option<Gender>,
     pub language: Option<String>,
+    pub external_id: Option<String>,
     pub property_ids: Option<Vec<String>>,
     pub order_references: Option<Vec<String>>,
     pub email_addresses: Option<Vec<EmailDraft>>,
@@ -456,6 +462,7 @@ pub struct ContactRequest {
     pub job_title: Option<String>,
     pub gender: Option<String>,
     pub language: Option<String>,
+    pub external_id: Option<String>,
     pub property_ids: Option<Vec<String>>,
     pub order_references: Option<Vec<String>>,
     pub email_addresses: Option<Vec<EmailRequest>>,
@@ -743,6 +750,7 @@ impl ContactRequest {
         }
         let account_id = text(&mut errors, &root.key("accountId"), self.account_id, 64);
         let job_title = text(&mut errors, &root.key("jobTitle"), self.job_title, 100);
+        let external_id = text(&mut errors, &root.key("externalId"), self.external_id, 100);
         let gender = clean(self.gender).and_then(|g| {
             let parsed = Gender::parse(&g);
             if parsed.is_none() {
@@ -822,6 +830,7 @@ impl ContactRequest {
             job_title,
             gender,
             language,
+            external_id,
             property_ids,
             order_references,
             email_addresses,
@@ -1077,6 +1086,10 @@ pub struct ContactFilter {
     pub property_id: Option<String>,
     /// `updatedAt >= modifiedSince`.
     pub modified_since: Option<DateTime<Utc>>,
+    /// Exact `externalId`.
+    pub external_id: Option<String>,
+    /// `q`: every word prefixes a name, company, e-mail or telephone term.
+    pub search: Option<SearchQuery>,
 }
 
 wire_enum!(
@@ -1132,11 +1145,16 @@ pub struct ContactQuery {
     pub page: u32,
     pub size: u32,
     pub sort: Sort,
+    /// `after`: the page starts after this contact of the order (cursor paging; `page` is 0).
+    pub after: Option<Cursor>,
 }
 
 impl ContactQuery {
     /// Rows to skip.
     pub fn offset(&self) -> i64 {
+        if self.after.is_some() {
+            return 0;
+        }
         i64::from(self.page) * i64::from(self.size)
     }
 }
@@ -1153,6 +1171,9 @@ pub struct ListContactsQuery {
     pub contact_type: Option<String>,
     pub property_id: Option<String>,
     pub modified_since: Option<String>,
+    pub external_id: Option<String>,
+    pub q: Option<String>,
+    pub after: Option<String>,
     /// Kept as text so an out-of-range number is clamped rather than refused.
     pub page: Option<String>,
     /// Kept as text so an out-of-range number is clamped rather than refused.
@@ -1225,6 +1246,31 @@ impl ListContactsQuery {
                 Sort::default()
             }),
         };
+        let search = clean(self.q).and_then(|q| match SearchQuery::parse(&q) {
+            Ok(s) => Some(s),
+            Err(problem) => {
+                let detail = match problem {
+                    SearchProblem::Empty => "no letters or digits to search for".to_owned(),
+                    SearchProblem::TooLong => format!("at most {MAX_QUERY_CHARS} characters"),
+                    SearchProblem::TooManyWords => format!("at most {MAX_WORDS} words"),
+                };
+                errors.invalid("q", codes::INVALID_QUERY_PARAMETER, detail);
+                None
+            }
+        });
+        let after = clean(self.after).and_then(|a| {
+            let cursor = Cursor::decode(&a);
+            if cursor.is_none() {
+                errors.invalid("after", codes::INVALID_QUERY_PARAMETER, "a `next` cursor of an earlier page");
+            } else if sort.field != SortField::Id || (search.is_some() && sort.descending) {
+                errors.invalid(
+                    "after",
+                    codes::INVALID_QUERY_PARAMETER,
+                    "cursor paging follows sort=id (asc or desc; asc when searching with q)",
+                );
+            }
+            cursor
+        });
         let query = ContactQuery {
             filter: ContactFilter {
                 email_address: clean(self.email_address),
@@ -1235,12 +1281,15 @@ impl ListContactsQuery {
                 contact_type,
                 property_id: clean(self.property_id),
                 modified_since,
+                external_id: clean(self.external_id),
+                search,
             },
             // Far pages are simply empty; the cap only keeps the offset arithmetic small. Both
             // clamps are lossless conversions: the bounds fit in u32.
             page: page.unwrap_or(0).clamp(0, MAX_PAGE) as u32,
             size: size.unwrap_or(i64::from(DEFAULT_PAGE_SIZE)).clamp(1, i64::from(MAX_PAGE_SIZE)) as u32,
             sort,
+            after,
         };
         errors.finish(query)
     }
@@ -1271,7 +1320,7 @@ impl ListStamp {
     pub fn etag(&self, query: &ContactQuery) -> String {
         use sha2::{Digest, Sha256};
         let material = format!(
-            "{}|{}|{}|{}|{:?}|{}|{}|{:?}",
+            "{}|{}|{}|{}|{:?}|{}|{}|{:?}|{:?}",
             self.total,
             self.last_modified.map(|t| t.timestamp_micros()).unwrap_or(0),
             self.version_sum,
@@ -1280,6 +1329,7 @@ impl ListStamp {
             query.page,
             query.size,
             query.sort,
+            query.after,
         );
         let digest = Sha256::digest(material.as_bytes());
         format!("\"{}\"", hex::encode(&digest[..12]))

@@ -49,11 +49,17 @@ pub(crate) fn session_ending_code(code: &str) -> bool {
 /// A channel listing (channel + channel property id) already mapped to another property.
 pub const CHANNEL_LISTING_TAKEN: &str = "channel_mappings_channel_listing_key";
 
+/// A CRM contact's `externalId` already names another contact of the tenant.
+pub const EXTERNAL_ID_TAKEN: &str = "crm_contacts_external_id_key";
+
 /// Constraints the API maps to 409, with the column list SQLite names instead (it reports no names).
-const KNOWN_CONSTRAINTS: &[(&str, &str)] = &[(
-    CHANNEL_LISTING_TAKEN,
-    "property_channel_mappings.tenant_id, property_channel_mappings.channel, property_channel_mappings.channel_property_id",
-)];
+const KNOWN_CONSTRAINTS: &[(&str, &str)] = &[
+    (
+        CHANNEL_LISTING_TAKEN,
+        "property_channel_mappings.tenant_id, property_channel_mappings.channel, property_channel_mappings.channel_property_id",
+    ),
+    (EXTERNAL_ID_TAKEN, "crm_contacts.tenant_id, crm_contacts.external_id"),
+];
 
 /// The [`KNOWN_CONSTRAINTS`] entry named `name` (Postgres names the constraint it enforced).
 pub(crate) fn known_constraint_name(name: &str) -> Option<&'static str> {

@@ -46,7 +46,7 @@ pub use contact_sets::{
 };
 pub use crm::CrmStore;
 pub use customers::CustomerStore;
-pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN};
+pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN, EXTERNAL_ID_TAKEN};
 pub use history::{History, HistoryStore};
 pub use idempotency::IdempotencyStore;
 pub use keys::{ApiKey, KeyStore, NewApiKey, Scope};
@@ -95,7 +95,8 @@ pub trait Store:
 
 impl<B: ContactSetPaths> Store for SqlStore<B> {
     async fn migrate(&self) -> StoreResult<()> {
-        self.backend.migrate().await
+        self.backend.migrate().await?;
+        self.backfill_search().await
     }
 
     async fn ping(&self) -> StoreResult<()> {

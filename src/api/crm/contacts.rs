@@ -22,14 +22,17 @@ use crate::store::crm::MergeOutcome;
 use crate::store::{dry_run, Store};
 use crate::validation::ids::DecimalId;
 
-/// Spring-style page metadata.
+/// Spring-style page metadata. A cursor page (`after`) has no totals: counting everything matched
+/// would make a page deep in a long list cost more than the first.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     size: u32,
     number: u32,
-    total_elements: i64,
-    total_pages: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_elements: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_pages: Option<i64>,
 }
 
 /// Body of `GET /api/v3/contacts`.
@@ -37,10 +40,14 @@ pub struct PageInfo {
 pub struct ContactPageResponse {
     content: Vec<Contact>,
     page: PageInfo,
+    /// The `after` cursor of the next page, while one follows (see [`crate::domain::crm_cursor`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 /// Live contacts of the tenant matching every filter given, one page at a time. Honours
-/// `If-None-Match` / `If-Modified-Since` over everything matched (all pages).
+/// `If-None-Match` / `If-Modified-Since` over everything matched (all pages), except on cursor
+/// pages, which carry no validators.
 #[tracing::instrument(skip_all)]
 pub async fn list_contacts<S: Store>(
     State(state): State<AppState<S>>,
@@ -52,8 +59,9 @@ pub async fn list_contacts<S: Store>(
         .parse()
         .map_err(|errors| ApiError::BadRequest { detail: "invalid query parameter(s)".into(), errors })?;
     let page = state.store.list_contacts(&caller.tenant_id, &query, &conditional(&headers)).await?;
+    let last_modified = page.stamp.and_then(|s| s.last_modified);
     let Some(content) = page.contacts else {
-        return Ok(not_modified(&page.etag, page.stamp.last_modified));
+        return Ok(not_modified(&page.etag, last_modified));
     };
     let size = i64::from(query.size);
     let body = ContactPageResponse {
@@ -61,12 +69,15 @@ pub async fn list_contacts<S: Store>(
         page: PageInfo {
             size: query.size,
             number: query.page,
-            total_elements: page.stamp.total,
-            total_pages: (page.stamp.total + size - 1) / size,
+            total_elements: page.stamp.map(|s| s.total),
+            total_pages: page.stamp.map(|s| (s.total + size - 1) / size),
         },
+        next: page.next.map(|c| c.encode()),
     };
     let mut resp = axum::Json(body).into_response();
-    set_validators(resp.headers_mut(), &page.etag, page.stamp.last_modified);
+    if page.stamp.is_some() {
+        set_validators(resp.headers_mut(), &page.etag, last_modified);
+    }
     Ok(resp)
 }
 
@@ -115,7 +126,7 @@ pub async fn get_contact<S: Store>(
     }
     let updated_at = contact.updated_at;
     let mut resp = match revisions {
-        // Up to 20 snapshots: streamed, like the history pages.
+        // Up to 10 snapshots: streamed, like the history pages.
         Some(revisions) => json_stream::object_with_array(&contact, "revisions", revisions)?,
         None => axum::Json(contact).into_response(),
     };

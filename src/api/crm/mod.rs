@@ -17,7 +17,9 @@ use crate::error::ApiError;
 pub use crate::extract::if_match;
 use crate::store::crm::Refusal;
 
+pub mod batch;
 pub mod contacts;
+pub mod duplicates;
 pub mod notes;
 pub mod pages;
 pub mod patch;

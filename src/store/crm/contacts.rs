@@ -2,6 +2,8 @@
 
 use sqlx::types::Json;
 
+use super::batch::{run_batch, BatchResult};
+use super::duplicates::duplicate_candidates;
 use super::merge::merge;
 use super::queries::*;
 use super::rows::{
@@ -11,10 +13,15 @@ use super::{
     refuse_on, ContactPage, CrmResult, CrmStore, MergeOutcome, Page, Paged, Refusal, INCLUDED_REVISIONS,
 };
 use crate::domain::change::{Change, ChangeType};
+use crate::domain::crm::SortField;
 use crate::domain::crm::{
     Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, Note,
     NoteDraft, Operation, Revision, MAX_ITEMS,
 };
+use crate::domain::crm_batch::BatchItem;
+use crate::domain::crm_cursor::Cursor;
+use crate::domain::crm_duplicates::{rank, Duplicate};
+use crate::domain::crm_search::contact_terms;
 use crate::store::backend::{Backend, SqlStore};
 use crate::store::changes;
 use crate::store::error::StoreResult;
@@ -24,42 +31,9 @@ use crate::validation::{codes, ErrorKind, FieldError};
 
 impl<B: Backend> CrmStore for SqlStore<B> {
     #[tracing::instrument(skip_all)]
-    async fn create_contact(
-        &self,
-        tenant: &str,
-        mut draft: ContactDraft,
-        author: &str,
-    ) -> CrmResult<Contact> {
+    async fn create_contact(&self, tenant: &str, draft: ContactDraft, author: &str) -> CrmResult<Contact> {
         let mut tx = self.backend.begin_write().await?;
-        let result: CrmResult<_> = async {
-            let mut phones = draft.telephones.take().unwrap_or_default();
-            refuse_on!(check_stored_rules(&mut tx, tenant, draft.property_ids.as_deref(), &mut phones, None).await?);
-            draft.telephones = Some(phones);
-            let at = now();
-            let (id,): (i64,) = query(
-                "INSERT INTO crm_contacts (tenant_id, contact_type, title, first_name, last_name, company_name, \
-                 account_id, job_title, gender, language, order_references, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12) RETURNING id",
-            )
-            .bind(tenant)
-            .bind(draft.contact_type.as_str())
-            .bind(draft.title.as_deref())
-            .bind(draft.first_name.as_deref())
-            .bind(draft.last_name.as_deref())
-            .bind(draft.company_name.as_deref())
-            .bind(draft.account_id.as_deref())
-            .bind(draft.job_title.as_deref())
-            .bind(draft.gender.map(|g| g.as_str()))
-            .bind(draft.language.as_deref())
-            .bind(Json(draft.order_references.clone().unwrap_or_default()))
-            .bind(at)
-            .fetch_one(&mut tx)
-            .await?;
-            write_collections(&mut tx, tenant, id, &draft).await?;
-            let contact = refuse_on!(record(&mut tx, tenant, id, Operation::Create, author).await?);
-            Ok(Ok(contact))
-        }
-        .await;
+        let result = create_in(&mut tx, tenant, draft, author).await;
         Self::settle(tx, result, |r| r.is_ok()).await
     }
 
@@ -104,21 +78,31 @@ impl<B: Backend> CrmStore for SqlStore<B> {
     ) -> StoreResult<ContactPage> {
         let mut tx = self.backend.begin_read().await?;
         let result: StoreResult<_> = async {
-            let stamp: StampRow = stamp_query("", tenant, &query.filter).fetch_one(&mut tx).await?;
-            let stamp = stamp_of(stamp);
-            let etag = stamp.etag(query);
-            if cond.not_modified(&etag, stamp.last_modified) {
-                return Ok(ContactPage { stamp, etag, contacts: None });
-            }
-            let rows: Vec<ContactRow> = if stamp.total > query.offset() {
+            // A cursor page skips the aggregate over everything matched (the count and validators):
+            // its cost grows with the match, and a cursor page must cost the same however deep it is.
+            let (stamp, etag) = if query.after.is_some() {
+                (None, String::new())
+            } else {
+                let stamp =
+                    stamp_of(stamp_query("", tenant, &query.filter).fetch_one::<StampRow>(&mut tx).await?);
+                let etag = stamp.etag(query);
+                if cond.not_modified(&etag, stamp.last_modified) {
+                    return Ok(ContactPage { stamp: Some(stamp), etag, contacts: None, next: None });
+                }
+                (Some(stamp), etag)
+            };
+            let mut rows: Vec<ContactRow> = if stamp.is_none_or(|s| s.total > query.offset()) {
                 page_query("", tenant, query).fetch_all(&mut tx).await?
             } else {
                 Vec::new()
             };
+            let more = rows.len() > query.size as usize;
+            rows.truncate(query.size as usize);
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             let children = fetch_children(&mut tx, &ids).await?;
-            let contacts = assemble(rows, children)?.into_iter().map(|(c, _)| c).collect();
-            Ok(ContactPage { stamp, etag, contacts: Some(contacts) })
+            let contacts: Vec<Contact> = assemble(rows, children)?.into_iter().map(|(c, _)| c).collect();
+            let next = if more { next_cursor(query, contacts.last()) } else { None };
+            Ok(ContactPage { stamp, etag, contacts: Some(contacts), next })
         }
         .await;
         Self::settle(tx, result, |_| true).await
@@ -134,11 +118,7 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         author: &str,
     ) -> CrmResult<Contact> {
         let mut tx = self.backend.begin_write().await?;
-        let result: CrmResult<_> = async {
-            refuse_on!(lock(&mut tx, tenant, id, if_match).await?);
-            overwrite(&mut tx, tenant, id, draft, author).await
-        }
-        .await;
+        let result = replace_in(&mut tx, tenant, id, draft, if_match, author).await;
         Self::settle(tx, result, |r| r.is_ok()).await
     }
 
@@ -517,6 +497,120 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         // A refused merge changes nothing, even when refused after moving rows.
         Self::settle(tx, result, |outcome| matches!(outcome, MergeOutcome::Merged { .. })).await
     }
+
+    #[tracing::instrument(skip_all, fields(primary, secondary))]
+    async fn preview_merge(
+        &self,
+        tenant: &str,
+        primary: i64,
+        secondary: i64,
+        author: &str,
+    ) -> StoreResult<MergeOutcome> {
+        if primary == secondary {
+            return Ok(MergeOutcome::NoOp { message: "a contact cannot be merged into itself".into() });
+        }
+        let mut tx = self.backend.begin_write().await?;
+        let result = merge(&mut tx, tenant, primary, secondary, author).await;
+        // Never committed: the dry run is the real merge, rolled back.
+        Self::settle(tx, result, |_| false).await
+    }
+
+    #[tracing::instrument(skip_all, fields(items = items.len(), atomic))]
+    async fn batch_contacts(
+        &self,
+        tenant: &str,
+        items: Vec<BatchItem>,
+        atomic: bool,
+        author: &str,
+    ) -> StoreResult<Vec<BatchResult>> {
+        let mut tx = self.backend.begin_write().await?;
+        let result = run_batch(&mut tx, tenant, items, author).await;
+        Self::settle(tx, result, |results| !atomic || results.iter().all(BatchResult::stored)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(contact_id = id))]
+    async fn find_duplicates(&self, tenant: &str, id: i64) -> CrmResult<Vec<Duplicate>> {
+        let mut tx = self.backend.begin_read().await?;
+        let result: CrmResult<_> = async {
+            let contact = refuse_on!(load_contact(&mut tx, tenant, id).await?);
+            let ids = duplicate_candidates(&mut tx, tenant, &contact).await?;
+            let candidates =
+                if ids.is_empty() { Vec::new() } else { fetch_contacts(&mut tx, tenant, &ids).await? };
+            let live =
+                candidates.into_iter().filter(|(_, merged)| merged.is_none()).map(|(c, _)| c).collect();
+            Ok(Ok(rank(&contact, live)))
+        }
+        .await;
+        Self::settle(tx, result, |r| r.is_ok()).await
+    }
+}
+
+/// The cursor of the page after the one ending with `last`, when the order can be followed by
+/// one: ascending or descending id, or (with `q`) relevance then ascending id.
+fn next_cursor(query: &ContactQuery, last: Option<&Contact>) -> Option<Cursor> {
+    let last = last?;
+    if query.sort.field != SortField::Id {
+        return None;
+    }
+    match &query.filter.search {
+        None => Some(Cursor { relevance: None, id: last.id }),
+        Some(_) if query.sort.descending => None,
+        Some(search) => {
+            // The same count the SQL orders by: words that are whole terms of the contact.
+            let terms = contact_terms(last);
+            let relevance = search.words.iter().filter(|w| terms.contains(&w.word)).count() as i64;
+            Some(Cursor { relevance: Some(relevance), id: last.id })
+        }
+    }
+}
+
+/// A create inside the caller's write transaction (a single create, or one item of a batch).
+pub(super) async fn create_in<C: SqlConn>(
+    tx: &mut C,
+    tenant: &str,
+    mut draft: ContactDraft,
+    author: &str,
+) -> CrmResult<Contact> {
+    let mut phones = draft.telephones.take().unwrap_or_default();
+    refuse_on!(check_stored_rules(&mut *tx, tenant, draft.property_ids.as_deref(), &mut phones, None).await?);
+    draft.telephones = Some(phones);
+    let at = now();
+    let (id,): (i64,) = query(
+        "INSERT INTO crm_contacts (tenant_id, contact_type, title, first_name, last_name, company_name, \
+         account_id, job_title, gender, language, order_references, version, created_at, updated_at, \
+         external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12, $13) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(draft.contact_type.as_str())
+    .bind(draft.title.as_deref())
+    .bind(draft.first_name.as_deref())
+    .bind(draft.last_name.as_deref())
+    .bind(draft.company_name.as_deref())
+    .bind(draft.account_id.as_deref())
+    .bind(draft.job_title.as_deref())
+    .bind(draft.gender.map(|g| g.as_str()))
+    .bind(draft.language.as_deref())
+    .bind(Json(draft.order_references.clone().unwrap_or_default()))
+    .bind(at)
+    .bind(draft.external_id.as_deref())
+    .fetch_one(&mut *tx)
+    .await?;
+    write_collections(&mut *tx, tenant, id, &draft).await?;
+    let contact = refuse_on!(record(&mut *tx, tenant, id, Operation::Create, author).await?);
+    Ok(Ok(contact))
+}
+
+/// An overwrite inside the caller's write transaction (a PUT, or one item of a batch).
+pub(super) async fn replace_in<C: SqlConn>(
+    tx: &mut C,
+    tenant: &str,
+    id: i64,
+    draft: ContactDraft,
+    if_match: Option<&IfMatch>,
+    author: &str,
+) -> CrmResult<Contact> {
+    refuse_on!(lock(&mut *tx, tenant, id, if_match).await?);
+    overwrite(tx, tenant, id, draft, author).await
 }
 
 /// The overwrite of a locked contact: every scalar, and each collection the draft carries.
@@ -543,8 +637,9 @@ async fn overwrite<C: SqlConn>(
     draft.telephones = phones;
     query(
         "UPDATE crm_contacts SET contact_type = $3, title = $4, first_name = $5, last_name = $6, \
-             company_name = $7, account_id = $8, job_title = $9, gender = $10, language = $11, \
-             order_references = COALESCE($12, order_references) WHERE tenant_id = $1 AND id = $2",
+         company_name = $7, account_id = $8, job_title = $9, gender = $10, language = $11, \
+         order_references = COALESCE($12, order_references), external_id = $13 \
+         WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant)
     .bind(id)
@@ -558,6 +653,7 @@ async fn overwrite<C: SqlConn>(
     .bind(draft.gender.map(|g| g.as_str()))
     .bind(draft.language.as_deref())
     .bind(draft.order_references.as_ref().map(Json))
+    .bind(draft.external_id.as_deref())
     .execute(&mut *tx)
     .await?;
     write_collections(&mut *tx, tenant, id, &draft).await?;

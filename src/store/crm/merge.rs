@@ -49,16 +49,27 @@ pub(super) async fn merge<C: SqlConn>(
         }
     }
     // Exact duplicates stay behind and are dropped; moved items are never primary,
-    // so the primary keeps its primaries.
+    // so the primary keeps its primaries. E-mail addresses are duplicates ignoring case and
+    // type, as the e-mail filter treats them.
     move_rows(
         conn,
         "crm_contact_emails",
         ", is_primary = FALSE",
-        "p.email_address = crm_contact_emails.email_address \
-         AND p.type IS NOT DISTINCT FROM crm_contact_emails.type",
+        "lower(p.email_address) = lower(crm_contact_emails.email_address)",
         primary,
         secondary,
     )
+    .await?;
+    // The secondary's own addresses may differ only in case among themselves: keep the
+    // primary one, else the oldest.
+    query(
+        "DELETE FROM crm_contact_emails WHERE contact_id = $1 AND NOT is_primary AND EXISTS \
+         (SELECT 1 FROM crm_contact_emails o WHERE o.contact_id = $1 AND o.id <> crm_contact_emails.id \
+         AND lower(o.email_address) = lower(crm_contact_emails.email_address) \
+         AND (o.is_primary OR o.id < crm_contact_emails.id))",
+    )
+    .bind(primary)
+    .execute(&mut *conn)
     .await?;
     move_rows(
         conn,
@@ -146,6 +157,8 @@ pub(super) async fn merge<C: SqlConn>(
             .ok_or_else(|| StoreError::Other("merged contact vanished".into()))
     };
     let (p, s) = (get(primary)?, get(secondary)?);
+    super::search::index_contacts(&mut *conn, tenant, &[p]).await?;
+    super::search::drop_terms(&mut *conn, &[secondary]).await?;
     insert_revisions(&mut *conn, tenant, &[(p, Operation::Merge), (s, Operation::MergedInto)], author)
         .await?;
     changes::record(&mut *conn, tenant, author, at, &Change::merge(primary, secondary, p.version)).await?;

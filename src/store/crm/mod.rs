@@ -24,13 +24,20 @@ use crate::domain::crm::{
     Conditional, Contact, ContactDraft, ContactQuery, CustomField, IfMatch, ItemDraft, ItemKind, ListStamp,
     Note, NoteDraft, Revision,
 };
+use crate::domain::crm_batch::BatchItem;
+use crate::domain::crm_cursor::Cursor;
+use crate::domain::crm_duplicates::Duplicate;
 use crate::validation::FieldError;
 
+mod batch;
 mod contacts;
+mod duplicates;
 mod merge;
 pub(crate) mod queries;
 mod rows;
+mod search;
 
+pub use batch::BatchResult;
 pub(crate) use queries::unlink_property;
 
 /// Turns a refusal into an early `Ok(Err(..))` return; the caller's transaction is rolled back.
@@ -65,10 +72,15 @@ pub type CrmResult<T> = StoreResult<Result<T, Refusal>>;
 /// One page of the contact list, or `None` contacts when the client's copy is current.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactPage {
-    pub stamp: ListStamp,
+    /// What everything matched adds up to; `None` on a cursor page (`after`), which skips it.
+    pub stamp: Option<ListStamp>,
+    /// Empty on a cursor page.
     pub etag: String,
     /// `None` when the conditional matched (answer 304).
     pub contacts: Option<Vec<Contact>>,
+    /// Where the next page starts (`after`), when one follows and the order is one a cursor can
+    /// follow (`sort=id`; with `q`, relevance then ascending id).
+    pub next: Option<Cursor>,
 }
 
 /// How many revisions `includeRevisions=true` adds to a contact: the newest.
@@ -265,11 +277,53 @@ pub trait CrmStore: Send + Sync {
         secondary: i64,
         author: &str,
     ) -> impl Future<Output = StoreResult<MergeOutcome>> + Send;
+
+    /// The merge's dry run: the same transaction as [`CrmStore::merge_contacts`], always rolled
+    /// back, so the answer is the primary as the merge would leave it and nothing is stored (no
+    /// revision, no event).
+    fn preview_merge(
+        &self,
+        tenant: &str,
+        primary: i64,
+        secondary: i64,
+        author: &str,
+    ) -> impl Future<Output = StoreResult<MergeOutcome>> + Send;
+
+    /// Stores a batch of creates, overwrites and upserts in one transaction, each item in its own
+    /// savepoint; `atomic` commits only when every item succeeded. Results in item order.
+    fn batch_contacts(
+        &self,
+        tenant: &str,
+        items: Vec<BatchItem>,
+        atomic: bool,
+        author: &str,
+    ) -> impl Future<Output = StoreResult<Vec<BatchResult>>> + Send;
+
+    /// Other live contacts of the tenant that may be the same person as `id`, best first.
+    fn find_duplicates(
+        &self,
+        tenant: &str,
+        id: i64,
+    ) -> impl Future<Output = CrmResult<Vec<Duplicate>>> + Send;
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// The query plans of a list request (aggregate, page, and the five collection queries for a
-    /// 20-contact page), one text per query. For the index tests.
+    /// Gives every live contact stored before search existed its search terms; run after the
+    /// migrations, one write transaction per batch so writers are never blocked for long.
+    pub(crate) async fn backfill_search(&self) -> StoreResult<()> {
+        let mut after = 0;
+        loop {
+            let mut tx = self.backend.begin_write().await?;
+            let result = search::backfill_batch(&mut tx, after).await;
+            match Self::settle(tx, result, |_| true).await? {
+                Some(last) => after = last,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The query plans of a list request (aggregate unless it is a cursor page, page, and the five
+    /// collection queries for a 20-contact page), one text per query. For the index tests.
     #[doc(hidden)]
     pub async fn explain_contact_list(&self, tenant: &str, list: &ContactQuery) -> StoreResult<Vec<String>> {
         let mut conn = self.backend.acquire().await?;
@@ -283,10 +337,12 @@ async fn explain_list<C: SqlConn>(
     list: &ContactQuery,
 ) -> StoreResult<Vec<String>> {
     let ids: Vec<i64> = (1..=20).collect();
-    let mut statements = vec![
-        queries::stamp_query(C::EXPLAIN, tenant, &list.filter),
-        queries::page_query(C::EXPLAIN, tenant, list),
-    ];
+    let mut statements = Vec::new();
+    // A cursor page runs no aggregate (see `list_contacts`).
+    if list.after.is_none() {
+        statements.push(queries::stamp_query(C::EXPLAIN, tenant, &list.filter));
+    }
+    statements.push(queries::page_query(C::EXPLAIN, tenant, list));
     for select in [
         rows::EMAIL_SELECT,
         rows::TELEPHONE_SELECT,

@@ -15,6 +15,7 @@ use crate::domain::crm::{
     AddressDraft, Contact, ContactDraft, ContactFilter, ContactQuery, CustomField, EmailDraft, IfMatch,
     ItemDraft, ListStamp, Operation, TelephoneDraft,
 };
+use crate::domain::crm_search::SearchQuery;
 use crate::store::changes;
 use crate::store::error::StoreResult;
 use crate::store::query::{query, Sql, SqlConn};
@@ -24,14 +25,14 @@ use crate::validation::{ErrorKind, FieldError};
 /// Appends the WHERE clause of a list request; every filter has an index led by tenant.
 pub(super) fn push_filter<'a>(qb: &mut Sql<'a>, tenant: &'a str, f: &'a ContactFilter) {
     qb.push(" WHERE c.tenant_id = ").push_bind(tenant).push(" AND c.merged_into IS NULL");
+    // The collection filters are `c.id IN (...)`, not a correlated EXISTS: SQLite runs an EXISTS once
+    // per contact of the tenant, while IN lets it (and Postgres) start from the filter's index.
     if let Some(email) = &f.email_address {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM crm_contact_emails x WHERE x.contact_id = c.id AND x.tenant_id = ",
-        )
-        .push_bind(tenant)
-        .push(" AND lower(x.email_address) = lower(")
-        .push_bind(email.as_str())
-        .push("))");
+        qb.push(" AND c.id IN (SELECT x.contact_id FROM crm_contact_emails x WHERE x.tenant_id = ")
+            .push_bind(tenant)
+            .push(" AND lower(x.email_address) = lower(")
+            .push_bind(email.as_str())
+            .push("))");
     }
     if let Some(name) = &f.first_name {
         qb.push(" AND lower(c.first_name) = lower(").push_bind(name.as_str()).push(")");
@@ -40,13 +41,11 @@ pub(super) fn push_filter<'a>(qb: &mut Sql<'a>, tenant: &'a str, f: &'a ContactF
         qb.push(" AND lower(c.last_name) = lower(").push_bind(name.as_str()).push(")");
     }
     if let Some(e164) = &f.telephone {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM crm_contact_telephones x WHERE x.contact_id = c.id AND x.tenant_id = ",
-        )
-        .push_bind(tenant)
-        .push(" AND x.e164 = ")
-        .push_bind(e164.as_str())
-        .push(")");
+        qb.push(" AND c.id IN (SELECT x.contact_id FROM crm_contact_telephones x WHERE x.tenant_id = ")
+            .push_bind(tenant)
+            .push(" AND x.e164 = ")
+            .push_bind(e164.as_str())
+            .push(")");
     }
     if let Some(account) = &f.account_id {
         qb.push(" AND c.account_id = ").push_bind(account.as_str());
@@ -55,17 +54,39 @@ pub(super) fn push_filter<'a>(qb: &mut Sql<'a>, tenant: &'a str, f: &'a ContactF
         qb.push(" AND c.contact_type = ").push_bind(t.as_str());
     }
     if let Some(p) = &f.property_id {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM crm_contact_properties x WHERE x.contact_id = c.id AND x.tenant_id = ",
-        )
-        .push_bind(tenant)
-        .push(" AND x.property_id = ")
-        .push_bind(p.as_str())
-        .push(")");
+        qb.push(" AND c.id IN (SELECT x.contact_id FROM crm_contact_properties x WHERE x.tenant_id = ")
+            .push_bind(tenant)
+            .push(" AND x.property_id = ")
+            .push_bind(p.as_str())
+            .push(")");
     }
     if let Some(since) = f.modified_since {
         qb.push(" AND c.updated_at >= ").push_bind(since);
     }
+    if let Some(external) = &f.external_id {
+        qb.push(" AND c.external_id = ").push_bind(external.as_str());
+    }
+    if let Some(search) = &f.search {
+        // One index range per word over (tenant_id, term): every word must prefix some term.
+        for w in &search.words {
+            qb.push(" AND c.id IN (SELECT t.contact_id FROM crm_contact_terms t WHERE t.tenant_id = ")
+                .push_bind(tenant)
+                .push(" AND t.term >= ")
+                .push_bind(w.word.as_str());
+            if let Some(upper) = &w.upper {
+                qb.push(" AND t.term < ").push_bind(upper.as_str());
+            }
+            qb.push(")");
+        }
+    }
+}
+
+/// Appends a search's relevance: how many of its words are whole terms of the contact (exact
+/// matches rank before prefix matches). One probe of the terms' primary key per word.
+fn push_relevance<'a>(qb: &mut Sql<'a>, search: &'a SearchQuery) {
+    qb.push("(SELECT COUNT(*) FROM crm_contact_terms r WHERE r.contact_id = c.id AND r.term IN (");
+    qb.push_bind_list(search.words.iter().map(|w| w.word.as_str()));
+    qb.push("))");
 }
 
 pub(super) fn stamp_query<'a>(prefix: &str, tenant: &'a str, f: &'a ContactFilter) -> Sql<'a> {
@@ -83,8 +104,32 @@ pub(super) fn page_query<'a>(prefix: &str, tenant: &'a str, q: &'a ContactQuery)
     let mut qb = query(prefix.to_owned());
     qb.push(format!("SELECT {CONTACT_COLUMNS} FROM crm_contacts c"));
     push_filter(&mut qb, tenant, &q.filter);
-    qb.push(format!(" ORDER BY {} LIMIT ", order_by(q.sort.field, q.sort.descending)))
-        .push_bind(i64::from(q.size))
+    // Cursor paging: the rows after the cursor in the order below (id, or relevance then id).
+    if let Some(after) = &q.after {
+        match (&q.filter.search, after.relevance) {
+            (Some(search), Some(relevance)) => {
+                qb.push(" AND (");
+                push_relevance(&mut qb, search);
+                qb.push(" < ").push_bind(relevance).push(" OR (");
+                push_relevance(&mut qb, search);
+                qb.push(" = ").push_bind(relevance).push(" AND c.id > ").push_bind(after.id).push("))");
+            }
+            _ if q.sort.descending => {
+                qb.push(" AND c.id < ").push_bind(after.id);
+            }
+            _ => {
+                qb.push(" AND c.id > ").push_bind(after.id);
+            }
+        }
+    }
+    qb.push(" ORDER BY ");
+    if let Some(search) = &q.filter.search {
+        push_relevance(&mut qb, search);
+        qb.push(" DESC, ");
+    }
+    // One row more than the page tells whether another page follows.
+    qb.push(format!("{} LIMIT ", order_by(q.sort.field, q.sort.descending)))
+        .push_bind(i64::from(q.size) + 1)
         .push(" OFFSET ")
         .push_bind(q.offset());
     qb
@@ -210,6 +255,9 @@ pub(super) async fn record<C: SqlConn>(
     author: &str,
 ) -> CrmResult<Contact> {
     let contact = refuse_on!(load_contact(conn, tenant, id).await?);
+    if !matches!(op, Operation::AddNote | Operation::ReplaceCustomFields) {
+        super::search::index_contacts(conn, tenant, &[&contact]).await?;
+    }
     insert_revisions(conn, tenant, &[(&contact, op)], author).await?;
     let kind = if op == Operation::Create { ChangeType::ContactCreated } else { ChangeType::ContactUpdated };
     changes::record(conn, tenant, author, contact.updated_at, &Change::contact(kind, id, contact.version))

@@ -55,7 +55,7 @@ pub(crate) fn order_by(field: SortField, descending: bool) -> String {
 
 pub(crate) const CONTACT_COLUMNS: &str = "c.id, c.contact_type, c.title, c.first_name, c.last_name, \
      c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, \
-     c.created_at, c.updated_at, c.merged_into";
+     c.created_at, c.updated_at, c.merged_into, c.external_id";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ContactRow {
@@ -74,6 +74,7 @@ pub(crate) struct ContactRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     pub(crate) merged_into: Option<i64>,
+    external_id: Option<String>,
 }
 
 pub(crate) const EMAIL_SELECT: &str =
@@ -252,6 +253,7 @@ pub(crate) fn assemble(
                     None => None,
                 },
                 language: r.language,
+                external_id: r.external_id,
                 property_ids: properties
                     .remove(&id)
                     .unwrap_or_default()

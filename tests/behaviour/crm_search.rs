@@ -1,0 +1,235 @@
+//! CRM prefix search (`q`) and cursor paging (`after`) of `GET /api/v3/contacts`.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::common::TestApp;
+use crate::crm::{create, path, post};
+use crate::store_tests;
+
+store_tests!(
+    search_matches_every_word_as_a_prefix,
+    search_follows_every_write,
+    search_ranks_exact_words_first,
+    cursor_pages_are_stable_under_inserts_and_deletes,
+    cursor_pages_follow_relevance,
+    bad_search_and_cursor_parameters_are_400,
+);
+
+/// Ids of a list answer, in order.
+fn ids(body: &Value) -> Vec<i64> {
+    body["content"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+}
+
+async fn search(app: &TestApp, q: &str) -> Vec<i64> {
+    let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    let r = app.get(&format!("/api/v3/contacts?q={encoded}")).send().await;
+    r.assert_status(200);
+    ids(&r.body)
+}
+
+fn id(c: &Value) -> i64 {
+    c["id"].as_i64().unwrap()
+}
+
+async fn search_matches_every_word_as_a_prefix(app: TestApp) {
+    let jansen = create(
+        &app,
+        json!({"firstName": "Ann", "lastName": "Jansen", "companyName": "Hotel Krasnapolsky",
+               "contactType": "GUEST",
+               "emailAddresses": [{"emailAddress": "a.jansen@Example.com"}],
+               "telephones": [{"number": "+31 20 123 4567"}]}),
+    )
+    .await;
+    let smith = create(&app, json!({"firstName": "Ann", "lastName": "Smith"})).await;
+    let jager = create(&app, json!({"firstName": "Jürgen", "lastName": "Jäger"})).await;
+    let plain = create(&app, json!({"firstName": "Karl", "lastName": "JAGER"})).await;
+    assert_eq!(search(&app, "ann jans").await, [id(&jansen)]);
+    assert_eq!(search(&app, "ann").await, [id(&jansen), id(&smith)]);
+    // Accents and case fold both ways.
+    assert_eq!(search(&app, "jager").await, [id(&jager), id(&plain)]);
+    assert_eq!(search(&app, "Jäger").await, [id(&jager), id(&plain)]);
+    assert_eq!(search(&app, "JURG").await, [id(&jager)]);
+    // Company and e-mail words.
+    assert_eq!(search(&app, "krasna").await, [id(&jansen)]);
+    assert_eq!(search(&app, "example").await, [id(&jansen)]);
+    assert_eq!(search(&app, "a.jansen@exa").await, [id(&jansen)]);
+    // Telephone digits: E.164, as typed, national.
+    for q in ["+3120", "3120", "020 12", "+31 20 123"] {
+        assert_eq!(search(&app, q).await, [id(&jansen)], "q={q}");
+    }
+    assert!(search(&app, "4567").await.is_empty(), "a prefix, not a substring");
+    // Every word must match: a word matching nothing empties the result.
+    assert!(search(&app, "ann zzz").await.is_empty());
+    // Combinable with the other filters.
+    let r = app.get("/api/v3/contacts?q=ann&contactType=GUEST").send().await;
+    assert_eq!(ids(&r.body), [id(&jansen)]);
+    assert_eq!(r.body["page"]["totalElements"], 1);
+}
+
+async fn search_follows_every_write(app: TestApp) {
+    let a = create(&app, json!({"firstName": "Ada", "lastName": "Lovelace"})).await;
+    let b = create(
+        &app,
+        json!({"firstName": "Bea", "lastName": "Byron",
+                                "emailAddresses": [{"emailAddress": "bea@poets.example"}]}),
+    )
+    .await;
+    // Overwrite: the old name is gone, the new one found.
+    let r = app.put(&path(&a["id"]), json!({"firstName": "Ada", "lastName": "King"})).send().await;
+    r.assert_status(200);
+    assert!(search(&app, "lovelace").await.is_empty());
+    assert_eq!(search(&app, "king").await, [id(&a)]);
+    // Sub-resources: add, change, delete.
+    let r = post(
+        &app,
+        &format!("{}/emailAddresses", path(&a["id"])),
+        json!({"emailAddress": "ada@engine.example"}),
+    )
+    .send()
+    .await;
+    r.assert_status(201);
+    assert_eq!(search(&app, "engine").await, [id(&a)]);
+    let email_id = r.body["id"].clone();
+    let item = format!("{}/emailAddresses/{email_id}", path(&a["id"]));
+    app.put(&item, json!({"emailAddress": "ada@analytical.example"})).send().await.assert_status(200);
+    assert!(search(&app, "engine").await.is_empty());
+    assert_eq!(search(&app, "analytical").await, [id(&a)]);
+    let r = post(&app, &format!("{}/telephones", path(&a["id"])), json!({"number": "+44 20 7946 0000"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    assert_eq!(search(&app, "+44 20 79").await, [id(&a)]);
+    let phone_id = r.body["id"].clone();
+    app.delete(&format!("{}/telephones/{phone_id}", path(&a["id"]))).send().await.assert_status(204);
+    assert!(search(&app, "+44 20 79").await.is_empty());
+    // Merge: the secondary is never found again, the primary by what it took over.
+    let r = post(
+        &app,
+        "/api/v3/contacts/merge",
+        json!({"primaryContactId": a["id"], "secondaryContactId": b["id"]}),
+    )
+    .send()
+    .await;
+    assert_eq!(r.body["success"], true, "{}", r.body);
+    assert!(search(&app, "byron").await.is_empty());
+    assert_eq!(search(&app, "poets").await, [id(&a)]);
+    // Delete.
+    app.delete(&path(&a["id"])).send().await.assert_status(204);
+    assert!(search(&app, "king").await.is_empty());
+}
+
+async fn search_ranks_exact_words_first(app: TestApp) {
+    // Created first, so the stable key alone would put the prefix matches first.
+    let jansen = create(&app, json!({"firstName": "Piet", "lastName": "Jansen"})).await;
+    let janine = create(&app, json!({"firstName": "Janine", "lastName": "Jan"})).await;
+    let bell = create(&app, json!({"firstName": "Janine", "lastName": "Bell"})).await;
+    let jan = create(&app, json!({"firstName": "Jan", "lastName": "Berg"})).await;
+    assert_eq!(search(&app, "jan").await, [id(&janine), id(&jan), id(&jansen), id(&bell)]);
+    assert_eq!(search(&app, "jan be").await, [id(&jan), id(&bell)]);
+    assert_eq!(search(&app, "janine bell").await, [id(&bell)]);
+}
+
+/// Follows `next` from `first` to the end; the ids of every page, with `between` run after each
+/// page (other clients writing while this one pages).
+async fn follow<F, Fut>(app: &TestApp, first: &str, mut between: F) -> Vec<i64>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut seen = Vec::new();
+    let mut url = first.to_owned();
+    for page in 0.. {
+        let r = app.get(&url).send().await;
+        r.assert_status(200);
+        seen.extend(ids(&r.body));
+        between(page).await;
+        match r.body["next"].as_str() {
+            Some(next) => url = format!("{first}&after={next}"),
+            None => break,
+        }
+        assert!(page < 100, "paging does not end");
+    }
+    seen
+}
+
+async fn cursor_pages_are_stable_under_inserts_and_deletes(app: TestApp) {
+    let mut before = Vec::new();
+    for i in 0..30 {
+        before.push(id(&create(&app, json!({"lastName": format!("Guest {i}")})).await));
+    }
+    // Deleted while paging: one already seen, one not yet.
+    let (seen_early, unseen) = (before[2], before[25]);
+    let app_ref = &app;
+    let seen = follow(&app, "/api/v3/contacts?size=7", |page| async move {
+        // Another client inserts and deletes between the pages.
+        create(app_ref, json!({"lastName": format!("Walk-in {page}")})).await;
+        if page == 1 {
+            for gone in [seen_early, unseen] {
+                app_ref.delete(&format!("/api/v3/contacts/{gone}")).send().await.assert_status(204);
+            }
+        }
+    })
+    .await;
+    let unique: HashSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no contact is repeated: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "ascending id order: {seen:?}");
+    for id in &before {
+        if *id != unseen {
+            assert!(unique.contains(id), "contact {id} present throughout was skipped");
+        }
+    }
+    assert!(!unique.contains(&unseen), "a contact deleted before its page is not answered");
+    // Contacts inserted meanwhile come after the ones present, so they are answered too.
+    assert!(seen.len() > before.len() - 1);
+    // Inserts running at the same time as the paging (joined on one task, so they interleave at
+    // every round trip to the store): every contact present before is answered exactly once.
+    let r = app.get("/api/v3/contacts?size=500").send().await;
+    let present = ids(&r.body);
+    let inserting = async {
+        for i in 0..20 {
+            create(&app, json!({"lastName": format!("Concurrent {i}")})).await;
+        }
+    };
+    let (_, seen) = tokio::join!(inserting, follow(&app, "/api/v3/contacts?size=5", |_| async {}));
+    let unique: HashSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no contact is repeated: {seen:?}");
+    assert!(present.iter().all(|id| unique.contains(id)), "a contact present throughout was skipped");
+    // Descending id order pages too.
+    let desc = follow(&app, "/api/v3/contacts?size=8&sort=id,desc", |_| async {}).await;
+    assert!(desc.windows(2).all(|w| w[0] > w[1]));
+    let r = app.get("/api/v3/contacts?size=500").send().await;
+    assert_eq!(desc.len() as i64, r.body["page"]["totalElements"].as_i64().unwrap());
+}
+
+async fn cursor_pages_follow_relevance(app: TestApp) {
+    let mut prefix = Vec::new();
+    let mut exact = Vec::new();
+    for i in 0..5 {
+        prefix.push(id(&create(&app, json!({"firstName": "Jansen", "lastName": format!("P{i}")})).await));
+        exact.push(id(&create(&app, json!({"firstName": "Jan", "lastName": format!("E{i}")})).await));
+    }
+    let seen = follow(&app, "/api/v3/contacts?q=jan&size=3", |_| async {}).await;
+    let expected: Vec<i64> = exact.iter().chain(prefix.iter()).copied().collect();
+    assert_eq!(seen, expected, "exact matches first, each group in id order, nothing repeated");
+    // A cursor page skips the count over everything matched, so it costs the same at any depth.
+    let r = app.get("/api/v3/contacts?size=2").send().await;
+    assert_eq!(r.body["page"]["totalElements"], 10);
+    let next = r.body["next"].as_str().unwrap();
+    let r = app.get(&format!("/api/v3/contacts?size=2&after={next}")).send().await;
+    r.assert_status(200);
+    assert!(r.body["page"].get("totalElements").is_none(), "{:#}", r.body);
+    assert!(r.header("etag").is_none());
+    assert_eq!(ids(&r.body), [prefix[1], exact[1]], "id order without q");
+}
+
+async fn bad_search_and_cursor_parameters_are_400(app: TestApp) {
+    create(&app, json!({"lastName": "Anyone"})).await;
+    for query in ["q=--", "after=nonsense", "after=YzE6OjE&sort=lastName"] {
+        let r = app.get(&format!("/api/v3/contacts?{query}")).send().await;
+        r.assert_problem(400);
+        let pointer = query.split('=').next().unwrap();
+        assert!(r.problem_errors().iter().any(|(p, _)| p == pointer), "{query}: {:#}", r.body);
+    }
+}
