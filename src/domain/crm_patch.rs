@@ -74,6 +74,7 @@ mod tests {
             telephones: vec![],
             addresses: vec![],
             custom_fields: vec![],
+            external_id: Some("pms-7".into()),
             version: 3,
             created_at: Utc::now(),
             updated_at: Utc::now(),
@@ -88,6 +89,7 @@ mod tests {
             .unwrap();
         assert_eq!(draft.first_name.as_deref(), Some("Anna"));
         assert_eq!(draft.last_name.as_deref(), Some("Jansen"));
+        assert_eq!(draft.external_id.as_deref(), Some("pms-7"), "the integration's id is kept");
         assert_eq!(draft.contact_type, ContactType::Guest);
         assert_eq!(draft.language.as_deref(), Some("nl"));
         assert_eq!(draft.account_id, None, "null clears");

@@ -9,8 +9,8 @@ use super::pages::{paged, PageQuery, REVISIONS_DEFAULT_LIMIT, REVISIONS_MAX_LIMI
 use super::{
     conditional, contact_path, if_match, not_modified, set_validators, with_contact_validators, with_location,
 };
-use crate::api::json_stream;
 use crate::api::dry_run::DryRunQuery;
+use crate::api::json_stream;
 use crate::auth::{Reader, Writer};
 use crate::domain::crm::{
     contact_etag, contact_with_revisions_etag, Contact, ContactRequest, ListContactsQuery, MergeRequest,
