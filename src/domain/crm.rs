@@ -220,6 +220,20 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Contact {
+    /// What prefix search finds the contact by (`crm_contact_terms`): the folded words of its
+    /// names, company and e-mail addresses, and the digits of its telephones.
+    pub fn search_terms(&self) -> std::collections::BTreeSet<String> {
+        let texts = [&self.first_name, &self.last_name, &self.company_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(self.email_addresses.iter().map(|e| e.email_address.as_str()));
+        let phones = self.telephones.iter().map(|t| (t.e164.as_str(), t.number.as_str()));
+        super::crm_search::terms(texts, phones)
+    }
+}
+
 /// One email address of a contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,8 +13,6 @@ use std::collections::BTreeSet;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use super::crm::Contact;
-
 /// Most words a query may have; more are refused (each costs an index range scan).
 pub const MAX_WORDS: usize = 8;
 /// Longest query accepted, in characters.
@@ -46,19 +44,21 @@ fn national_digits(e164: &str) -> Option<String> {
     Some(digits(&parsed.format().mode(phonenumber::Mode::National).to_string()))
 }
 
-/// Every search term of a contact, without repeats.
-pub fn contact_terms(c: &Contact) -> BTreeSet<String> {
+/// Every search term of a contact (see [`super::crm::Contact::search_terms`]), without repeats:
+/// the words of `texts` (names, company, e-mail addresses) and the digit strings of `phones`
+/// (each its E.164 form and the number as typed).
+pub fn terms<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    phones: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeSet<String> {
     let mut terms = BTreeSet::new();
-    for text in [&c.first_name, &c.last_name, &c.company_name].into_iter().flatten() {
+    for text in texts {
         terms.extend(words(text));
     }
-    for e in &c.email_addresses {
-        terms.extend(words(&e.email_address));
-    }
-    for t in &c.telephones {
-        terms.insert(digits(&t.e164));
-        terms.insert(digits(&t.number));
-        if let Some(national) = national_digits(&t.e164) {
+    for (e164, typed) in phones {
+        terms.insert(digits(e164));
+        terms.insert(digits(typed));
+        if let Some(national) = national_digits(e164) {
             terms.insert(national);
         }
     }

@@ -29,6 +29,7 @@ use crate::domain::crm_cursor::Cursor;
 use crate::domain::crm_duplicates::Duplicate;
 use crate::validation::FieldError;
 
+mod backfill;
 mod batch;
 mod contacts;
 mod duplicates;
@@ -36,6 +37,7 @@ mod merge;
 pub(crate) mod queries;
 mod rows;
 mod search;
+mod writes;
 
 pub use batch::BatchResult;
 pub(crate) use queries::unlink_property;
@@ -314,7 +316,7 @@ impl<B: Backend> SqlStore<B> {
         let mut after = 0;
         loop {
             let mut tx = self.backend.begin_write().await?;
-            let result = search::backfill_batch(&mut tx, after).await;
+            let result = backfill::backfill_batch(&mut tx, after).await;
             match Self::settle(tx, result, |_| true).await? {
                 Some(last) => after = last,
                 None => return Ok(()),

@@ -8,7 +8,7 @@ mod bulk;
 
 use std::collections::HashSet;
 
-use super::contacts::{create_in, replace_in};
+use super::writes::{create_in, replace_in};
 use super::{CrmResult, Refusal};
 use crate::domain::crm::{Contact, ContactDraft};
 use crate::domain::crm_batch::{BatchItem, BatchTarget};
