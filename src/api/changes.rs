@@ -10,8 +10,54 @@ use crate::extract::Query;
 use crate::state::AppState;
 use crate::store::{Feed, Store};
 
+/// Default and largest page of a cursor-paged log (the feed, the audit log).
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
+
+/// A page of a cursor-paged log in commit order.
+#[derive(Debug, Serialize)]
+pub struct CursorPage<T> {
+    items: Vec<T>,
+    /// Where the next page starts: the last item's id, or the cursor given when the page is empty
+    /// (the log's start without one).
+    next: String,
+}
+
+impl<T> CursorPage<T> {
+    pub fn new(items: Vec<T>, after: Option<Cursor>, id: impl Fn(&T) -> Cursor) -> Self {
+        let next = items.last().map(id).or(after).unwrap_or(Cursor::START).to_string();
+        CursorPage { items, next }
+    }
+}
+
+/// The `after` and `limit` of a request for a page of `log` ("feed", "log"): 400 naming the
+/// parameter when either is not one this service takes.
+pub fn cursor_and_limit(
+    after: Option<&str>,
+    limit: Option<u32>,
+    log: &str,
+) -> ApiResult<(Option<Cursor>, u32)> {
+    let after = after
+        .map(|a| {
+            a.parse::<Cursor>().map_err(|()| {
+                ApiError::bad_request(
+                    "after",
+                    "cursor_invalid",
+                    format!("`after` is not a cursor this {log} issued"),
+                )
+            })
+        })
+        .transpose()?;
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "limit",
+            "limit_out_of_range",
+            format!("`limit` must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok((after, limit))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,37 +67,14 @@ pub struct ChangesQuery {
     types: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ChangesPage {
-    items: Vec<Event>,
-    /// Where the next page starts: the last item's id, or the cursor given when the page is empty.
-    next: String,
-}
-
 /// A page of the caller's tenant's events in feed order.
 #[tracing::instrument(skip_all)]
 pub async fn list_changes<S: Store>(
     State(state): State<AppState<S>>,
     Reader(caller): Reader,
     Query(q): Query<ChangesQuery>,
-) -> ApiResult<axum::Json<ChangesPage>> {
-    let after = q
-        .after
-        .as_deref()
-        .map(|a| {
-            a.parse::<Cursor>().map_err(|()| {
-                ApiError::bad_request("after", "cursor_invalid", "`after` is not a cursor this feed issued")
-            })
-        })
-        .transpose()?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "limit",
-            "limit_out_of_range",
-            format!("`limit` must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+) -> ApiResult<axum::Json<CursorPage<Event>>> {
+    let (after, limit) = cursor_and_limit(q.after.as_deref(), q.limit, "feed")?;
     let types = parse_types(q.types.as_deref().unwrap_or_default().split(',')).map_err(|unknown| {
         ApiError::bad_request(
             "types",
@@ -64,10 +87,6 @@ pub async fn list_changes<S: Store>(
             metrics::counter!("change_feed_expired_cursors_total").increment(1);
             Err(ApiError::CursorExpired { retention_days: state.limits.changes_retention_days })
         }
-        Feed::Page(items) => {
-            // Without `after` and with no events, the next page starts where the feed starts.
-            let next = items.last().map(|e| e.id).or(after).unwrap_or(Cursor::START).to_string();
-            Ok(axum::Json(ChangesPage { items, next }))
-        }
+        Feed::Page(items) => Ok(axum::Json(CursorPage::new(items, after, |e| e.id))),
     }
 }
