@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::counters::count_validation_failures;
 use crate::request_context;
-use crate::store::{Scope, StoreError, CHANNEL_LISTING_TAKEN, EXTERNAL_ID_TAKEN};
+use crate::store::{Scope, StoreError, CHANNEL_LISTING_TAKEN, EXTERNAL_ID_TAKEN, WEBHOOK_LIMIT_REACHED};
 use crate::validation::FieldError;
 
 /// Seconds a client should wait before retrying when the store is down.
@@ -191,6 +191,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(EXTERNAL_ID_TAKEN) => {
                 ApiError::Conflict("another contact of the tenant has this externalId".into())
             }
+            StoreError::Conflict(WEBHOOK_LIMIT_REACHED) => ApiError::Conflict(format!(
+                "a tenant has at most {} webhook subscriptions: delete one first",
+                crate::store::webhooks::MAX_WEBHOOKS
+            )),
             StoreError::Conflict(name) => ApiError::Conflict(format!("conflicts with stored data ({name})")),
             StoreError::Other(msg) => ApiError::Internal(msg),
         }

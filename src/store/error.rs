@@ -52,6 +52,10 @@ pub const CHANNEL_LISTING_TAKEN: &str = "channel_mappings_channel_listing_key";
 /// A CRM contact's `externalId` already names another contact of the tenant.
 pub const EXTERNAL_ID_TAKEN: &str = "crm_contacts_external_id_key";
 
+/// The tenant already has [`crate::store::webhooks::MAX_WEBHOOKS`] subscriptions (a limit, not a
+/// constraint: checked under the tenant's row lock).
+pub const WEBHOOK_LIMIT_REACHED: &str = "webhooks_per_tenant";
+
 /// Constraints the API maps to 409, with the column list SQLite names instead (it reports no names).
 const KNOWN_CONSTRAINTS: &[(&str, &str)] = &[
     (

@@ -46,7 +46,7 @@ pub use contact_sets::{
 };
 pub use crm::CrmStore;
 pub use customers::CustomerStore;
-pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN, EXTERNAL_ID_TAKEN};
+pub use error::{StoreError, StoreResult, CHANNEL_LISTING_TAKEN, EXTERNAL_ID_TAKEN, WEBHOOK_LIMIT_REACHED};
 pub use history::{History, HistoryStore};
 pub use idempotency::IdempotencyStore;
 pub use keys::{ApiKey, KeyStore, NewApiKey, Scope};

@@ -15,10 +15,14 @@ use sqlx::types::Json;
 use super::audit;
 use super::backend::{Backend, SqlStore};
 use super::changes::events_after;
-use super::error::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult, WEBHOOK_LIMIT_REACHED};
 use super::query::{query, Driver, SqlConn};
 use crate::domain::audit::AuditAction;
 use crate::domain::change::{ChangeType, Cursor, Event};
+
+/// Most subscriptions a tenant may hold: each costs the delivery loop work on every event, and the
+/// list route answers them all in one page.
+pub const MAX_WEBHOOKS: i64 = 100;
 
 /// A subscription as the management routes show it (the secret is only shown at creation).
 #[derive(Debug, Clone)]
@@ -295,6 +299,20 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
     async fn create_webhook(&self, new: &NewWebhook<'_>) -> StoreResult<Webhook> {
         let mut tx = self.backend.begin_write().await?;
         let result = async {
+            // Concurrent creates of one tenant queue on its row (Postgres; SQLite has one writer),
+            // so the count below is exact.
+            let _: Option<(String,)> =
+                query(format!("SELECT id FROM tenants WHERE id = $1{}", <B::Db as Driver>::LOCK_ROWS))
+                    .bind(new.tenant_id)
+                    .fetch_optional(&mut tx)
+                    .await?;
+            let (held,): (i64,) = query("SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1")
+                .bind(new.tenant_id)
+                .fetch_one(&mut tx)
+                .await?;
+            if held >= MAX_WEBHOOKS {
+                return Err(StoreError::Conflict(WEBHOOK_LIMIT_REACHED));
+            }
             // The newest finished event: every event that becomes visible later sorts after it
             // (see the events migration), so the subscription misses nothing from now on.
             let newest: Option<(i64, i64)> = query(format!(

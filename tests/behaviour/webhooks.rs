@@ -363,4 +363,26 @@ store_tests!(
     the_retry_route_resends_an_attempt => private_targets(),
     a_slow_receiver_does_not_slow_writes => private_targets(),
     deliveries_refuse_internal_targets_at_send_time => private_targets(),
+    a_tenant_holds_a_bounded_number_of_subscriptions => private_targets(),
 );
+
+/// The list answers every subscription at once, so their number is capped: the 101st is 409 and
+/// stores nothing; another tenant is not counted; a deletion makes room again.
+async fn a_tenant_holds_a_bounded_number_of_subscriptions(app: TestApp) {
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let body = json!({"url": format!("http://127.0.0.1:9/hook/{i}")});
+        let r = app.call(Method::POST, HOOKS).auth(&app.admin).json(&body).send().await;
+        r.assert_status(201);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let body = json!({"url": "http://127.0.0.1:9/one-too-many"});
+    app.call(Method::POST, HOOKS).auth(&app.admin).json(&body).send().await.assert_problem(409);
+    let list = app.call(Method::GET, HOOKS).auth(&app.admin).send().await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 100);
+    let other = app.key("t2", &[Scope::Read, Scope::Write, Scope::Admin]).await;
+    app.call(Method::POST, HOOKS).auth(&other).json(&body).send().await.assert_status(201);
+    let r = app.call(Method::DELETE, &format!("{HOOKS}/{}", ids[0])).auth(&app.admin).send().await;
+    r.assert_status(204);
+    app.call(Method::POST, HOOKS).auth(&app.admin).json(&body).send().await.assert_status(201);
+}
