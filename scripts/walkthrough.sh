@@ -13,4 +13,5 @@ BIN=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/property-contacts
 SERVICE=$!
 trap 'kill $SERVICE 2>/dev/null; wait $SERVICE 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -fs "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
-(cd "$WORK" && python3 "$ROOT/scripts/walkthrough.py" "$ROOT/README.md" "http://127.0.0.1:$PORT")
+# `$ property-contacts ...` (the CLI) is the binary the service runs, on the same store.
+(cd "$WORK" && PATH="$(dirname "$BIN"):$PATH" python3 "$ROOT/scripts/walkthrough.py" "$ROOT/README.md" "http://127.0.0.1:$PORT")
