@@ -67,7 +67,8 @@ export async function walkThrough(base: string, key: string): Promise<void> {
 
   const page = await send<Answer<"/api/v3/contacts", "get", 200>>(
     base, key, "GET", "/api/v3/contacts?emailAddress=ANN@example.com&page=0&size=20&sort=lastName,asc");
-  const total: number = page.body.page.totalElements;
+  // Offset pages carry totals; cursor pages (`after`) do not, so the member is optional.
+  const total: number = page.body.page.totalElements ?? 0;
 
   // Change one member (merge patch), then overwrite the contact (PUT) under If-Match.
   const patch: RequestBody<"/api/v3/contacts/{id}", "patch", "application/merge-patch+json"> = {
