@@ -489,13 +489,11 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         secondary: i64,
         author: &str,
     ) -> StoreResult<MergeOutcome> {
-        if primary == secondary {
-            return Ok(MergeOutcome::NoOp { message: "a contact cannot be merged into itself".into() });
-        }
-        let mut tx = self.backend.begin_write().await?;
-        let result = merge(&mut tx, tenant, primary, secondary, author).await;
         // A refused merge changes nothing, even when refused after moving rows.
-        Self::settle(tx, result, |outcome| matches!(outcome, MergeOutcome::Merged { .. })).await
+        self.run_merge(tenant, primary, secondary, author, |outcome| {
+            matches!(outcome, MergeOutcome::Merged { .. })
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(primary, secondary))]
@@ -506,13 +504,8 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         secondary: i64,
         author: &str,
     ) -> StoreResult<MergeOutcome> {
-        if primary == secondary {
-            return Ok(MergeOutcome::NoOp { message: "a contact cannot be merged into itself".into() });
-        }
-        let mut tx = self.backend.begin_write().await?;
-        let result = merge(&mut tx, tenant, primary, secondary, author).await;
         // Never committed: the dry run is the real merge, rolled back.
-        Self::settle(tx, result, |_| false).await
+        self.run_merge(tenant, primary, secondary, author, |_| false).await
     }
 
     #[tracing::instrument(skip_all, fields(items = items.len(), atomic))]
@@ -542,6 +535,25 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         }
         .await;
         Self::settle(tx, result, |r| r.is_ok()).await
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// The merge transaction of `merge_contacts` and `preview_merge`, committed when `commit` says.
+    async fn run_merge(
+        &self,
+        tenant: &str,
+        primary: i64,
+        secondary: i64,
+        author: &str,
+        commit: impl FnOnce(&MergeOutcome) -> bool,
+    ) -> StoreResult<MergeOutcome> {
+        if primary == secondary {
+            return Ok(MergeOutcome::NoOp { message: "a contact cannot be merged into itself".into() });
+        }
+        let mut tx = self.backend.begin_write().await?;
+        let result = merge(&mut tx, tenant, primary, secondary, author).await;
+        Self::settle(tx, result, commit).await
     }
 }
 
