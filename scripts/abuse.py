@@ -42,10 +42,10 @@ from concurrent.futures import ThreadPoolExecutor
 # Scales. Every count can be overridden from the environment (ABUSE_<NAME>).
 
 SCALES = {
-    # short: every probe kind on every route, fewer variants of each (~18k requests, about a minute
-    # on a debug build).
+    # short: every probe kind on every route, fewer variants of each (~23k requests, about a minute
+    # and a half on a debug build).
     "short": dict(revisions=100, readers=4, passes=3, idle=150, slow=30, workers=3, wide=False, random=0),
-    # full: every variant (~26k), plus `random` seeded combinations of mutations per body route, and
+    # full: every variant (~33k), plus `random` seeded combinations of mutations per body route, and
     # the long history.
     "full": dict(revisions=1000, readers=4, passes=3, idle=300, slow=50, workers=3, wide=True, random=400),
 }
@@ -490,6 +490,41 @@ def body_customer(fx):
          "organization_name": "Apple Bank"}]}
 
 
+def body_patch(fx):
+    """A JSON Merge Patch: a scalar changed, one cleared, a collection replaced."""
+    return {"firstName": "Anna", "jobTitle": None,
+            "emailAddresses": [{"emailAddress": "anna@hotel.example", "type": "WORK", "primary": True}],
+            "customFields": [{"name": "vip", "type": "BOOLEAN", "value": False}]}
+
+
+def body_batch(fx):
+    """One upsert by externalId (created by the first valid probe, overwritten by the next ones); the
+    item is a contact cut down (crm-create mutates every member of the whole shape)."""
+    d = contact_doc("batch")
+    d["externalId"] = "EXT-ABUSE-BATCH"
+    d["customFields"] = d["customFields"][:1]
+    for k in ("title", "companyName", "jobTitle", "gender", "language", "orderReferences", "addresses"):
+        del d[k]
+    return {"atomic": True, "items": [d]}
+
+
+# A target that is always refused: a literal address of TEST-NET-1 (RFC 5737, documentation), which
+# is not public, so subscribing answers 422 target_not_allowed (abuse.sh leaves
+# WEBHOOK_ALLOW_PRIVATE_TARGETS unset): no webhook is ever created and nothing is ever delivered.
+# Literal, so that no probe waits on DNS (a name such as hooks.example.com is resolved on every valid
+# request, and a resolver that times out makes those take seconds); the path is long enough for the
+# probes that insert characters in the middle of the string to hit the path, never the host.
+WEBHOOK_URL = "https://192.0.2.1/hooks/property-contacts/abuse"
+
+
+def body_webhook(fx):
+    return {"url": WEBHOOK_URL, "types": ["contact.created", "contact.merged"]}
+
+
+def body_erasure(fx):
+    return {"email": fx["email"]}
+
+
 # --------------------------------------------------------------------------------------------------
 # Fixtures: what the routes' path parameters name. Write routes get fresh ones every few probes, so
 # that their probes keep reaching the store (a deleted contact, or one at 20 addresses, would stop
@@ -524,6 +559,13 @@ class Fixtures:
         run.call("PUT", "/api/v1/properties/NT8", {"name": "Hotel Eight"}, expect=(200, 201))
         r = run.call("GET", "/api/v1/properties?limit=1", expect=(200,))
         self.cursor = r.json().get("next_cursor") or "TlQ3"
+        # A contact set with two revisions of its own for the diff and restore routes (NT7's history
+        # moves with the booking and SU probes).
+        run.call("PUT", "/api/v1/properties/ABUSE-SET", {"name": "Set history"}, expect=(200, 201))
+        run.call("PUT", "/contacts-api/properties/ABUSE-SET/contacts", body_booking({}), expect=(200,))
+        changed = body_booking({})
+        changed["contacts"][0]["contact_person"]["job_title"] = "Front Office Manager"
+        run.call("PUT", "/contacts-api/properties/ABUSE-SET/contacts", changed, expect=(200,))
 
     def check(self, after):
         """Re-creates a shared fixture a probe removed (and says which route did it)."""
@@ -542,6 +584,14 @@ class Fixtures:
             note = self.shared.get("noteId")
             self.shared = self.contact()
             self.shared["noteId"] = note or "1"
+        if after.startswith("webhook"):
+            # The subscribe probes must never leave a subscription behind (it would deliver events):
+            # their URL is refused (WEBHOOK_URL); should one be accepted after all, remove it.
+            r = run.call("GET", "/api/v1/webhooks")
+            for w in (r.json().get("items") or []) if r.status == 200 else []:
+                log("  (webhook %s to %s created after %s: deleted)" % (w.get("id"), short(w.get("url", ""), 80),
+                                                                       after))
+                run.call("DELETE", "/api/v1/webhooks/%s" % w.get("id"))
 
     def contact(self):
         tag = str(self.seq())
@@ -573,6 +623,21 @@ class Fixtures:
     def customer(self):
         return {"customer_id": "CUST-1"}
 
+    def set_diff(self):
+        return {"property_id": "ABUSE-SET", "from": "1", "to": "2"}
+
+    def set_restore(self):
+        return {"property_id": "ABUSE-SET", "revision": "1"}
+
+    def webhook(self):
+        # A well-formed id that names no subscription: none can be created (see WEBHOOK_URL).
+        return {"webhook_id": "wh_0190c0de000070008000000000000abc", "delivery_id": "1"}
+
+    def erasable(self):
+        """A contact of its own for the erasure probes to erase (by its e-mail address)."""
+        r = self.run.call("POST", "/api/v3/contacts", contact_doc("erase-%d" % self.seq()), expect=(201,))
+        return {"email": r.json()["emailAddresses"][0]["emailAddress"]}
+
     def docs(self):
         return {"file": "index.html"}
 
@@ -582,10 +647,14 @@ class Fixtures:
 
 class Route:
     def __init__(self, name, method, template, fixture="none", auth="bearer", body=None, query=None,
-                 refresh=None):
+                 refresh=None, probe_query=(), ctype="application/json"):
         self.name, self.method, self.template = name, method, template
         self.fixture, self.auth, self.body, self.refresh = fixture, auth, body, refresh
         self.query = query or {}  # param -> valid value (already percent-encoded)
+        # Parameters probed one at a time but left out of the valid request (one that excludes
+        # another, or a dry_run that would make the valid write store nothing).
+        self.probe_query = tuple(probe_query)
+        self.ctype = ctype  # the Content-Type of the valid body
         self.params = re.findall(r"\{(\w+)\}", template)
 
 
@@ -606,21 +675,37 @@ def routes():
               query={"limit": "10", "before": "5"}),
         Route("set-revision", "GET", "/api/v1/properties/{property_id}/contacts/revisions/{revision}",
               fixture="nt7_revision"),
+        Route("set-revision-diff", "GET", "/api/v1/properties/{property_id}/contacts/revisions/{from}/diff/{to}",
+              fixture="set_diff"),
+        Route("set-revision-restore", "POST",
+              "/api/v1/properties/{property_id}/contacts/revisions/{revision}/restore", fixture="set_restore",
+              probe_query=["dry_run"]),
         Route("booking-get", "GET", "/contacts-api/properties/{property_id}/contacts", fixture="nt7"),
         Route("booking-put", "PUT", "/contacts-api/properties/{property_id}/contacts", fixture="nt7",
-              body=body_booking),
-        Route("su-set", "POST", "/SUAPI/jservice/bdc/property/contact/set", auth="su", body=body_su_set),
+              body=body_booking, probe_query=["dry_run"]),
+        Route("su-set", "POST", "/SUAPI/jservice/bdc/property/contact/set", auth="su", body=body_su_set,
+              probe_query=["dry_run"]),
         Route("su-retrieve", "POST", "/SUAPI/jservice/bdc/property/contact/retrieve", auth="su",
               body=body_su_retrieve),
         Route("crm-list", "GET", "/api/v3/contacts", query={
             "emailAddress": "ann1%40hotel.example", "firstName": "Ann", "lastName": "Abuse",
             "telephone": "%2B31201234567", "accountId": "ACC-1", "contactType": "GUEST", "propertyId": "NT7",
-            "modifiedSince": "2020-01-01T00%3A00%3A00Z", "page": "0", "size": "20", "sort": "lastName%2Casc"}),
-        Route("crm-create", "POST", "/api/v3/contacts", body=body_contact),
-        Route("crm-merge", "POST", "/api/v3/contacts/merge", fixture="merge_pair", body=body_merge, refresh=6),
+            "modifiedSince": "2020-01-01T00%3A00%3A00Z", "page": "0", "size": "20", "sort": "lastName%2Casc"},
+              probe_query=["externalId"]),
+        # Prefix search with a cursor: the `next` the service answers to q=ann abus&size=1 (base64 "c1:1:1").
+        Route("crm-search", "GET", "/api/v3/contacts", query={"q": "ann%20abus", "after": "YzE6MTox", "size": "5"}),
+        Route("crm-create", "POST", "/api/v3/contacts", body=body_contact, probe_query=["dry_run"]),
+        Route("crm-merge", "POST", "/api/v3/contacts/merge", fixture="merge_pair", body=body_merge, refresh=6,
+              probe_query=["dry_run"]),
+        Route("crm-merge-preview", "POST", "/api/v3/contacts/merge/preview", fixture="merge_pair", body=body_merge),
+        Route("crm-batch", "POST", "/api/v3/contacts/batch", body=body_batch),
         Route("crm-get", "GET", "/api/v3/contacts/{id}", fixture="shared_contact",
               query={"includeRevisions": "true"}),
-        Route("crm-put", "PUT", "/api/v3/contacts/{id}", fixture="contact", body=body_contact_put, refresh=25),
+        Route("crm-duplicates", "GET", "/api/v3/contacts/{id}/duplicates", fixture="shared_contact"),
+        Route("crm-put", "PUT", "/api/v3/contacts/{id}", fixture="contact", body=body_contact_put, refresh=25,
+              probe_query=["dry_run"]),
+        Route("crm-patch", "PATCH", "/api/v3/contacts/{id}", fixture="contact", body=body_patch, refresh=25,
+              ctype="application/merge-patch+json"),
         Route("crm-delete", "DELETE", "/api/v3/contacts/{id}", fixture="contact", refresh=8),
         Route("crm-revisions", "GET", "/api/v3/contacts/{id}/revisions", fixture="shared_contact",
               query={"after": "1", "limit": "20"}),
@@ -643,8 +728,25 @@ def routes():
         ]
     rs += [
         Route("customers-post", "POST", "/api/v1/customers/{customer_id}/contacts", fixture="customer",
-              auth="basic", body=body_customer),
+              auth="basic", body=body_customer, probe_query=["dry_run"]),
         Route("customers-get", "GET", "/api/v1/customers/{customer_id}/contacts", fixture="customer"),
+        # Last, so that the feed, the audit log and the histories they read are full of the battery's writes.
+        Route("changes", "GET", "/api/v1/changes", query={
+            "after": "0-1", "limit": "100", "types": "contact.merged%2Ccontact.deleted%2Ccontact_set.replaced"}),
+        Route("audit", "GET", "/api/v1/audit", query={"after": "0-1", "limit": "100"}),
+        # Exactly one identifier: the valid request names the e-mail of the booking contact (in NT7's
+        # contact-set revisions); phone and contact_id are probed alone.
+        Route("privacy-export", "GET", "/api/v1/privacy/subjects", query={"email": "sarah%40hotel.example"},
+              probe_query=["phone", "contact_id"]),
+        Route("privacy-erase", "POST", "/api/v1/privacy/erasures", fixture="erasable", body=body_erasure,
+              refresh=20, probe_query=["dry_run"]),
+        Route("webhook-create", "POST", "/api/v1/webhooks", body=body_webhook),
+        Route("webhooks-list", "GET", "/api/v1/webhooks"),
+        Route("webhook-delete", "DELETE", "/api/v1/webhooks/{webhook_id}", fixture="webhook"),
+        Route("webhook-deliveries", "GET", "/api/v1/webhooks/{webhook_id}/deliveries", fixture="webhook",
+              query={"limit": "50", "before": "9223372036854775807"}),
+        Route("webhook-retry", "POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+              fixture="webhook"),
     ]
     return rs
 
@@ -1116,7 +1218,7 @@ def value_at(doc, path):
 
 def query_probes(route, wide):
     ps = []
-    params = list(route.query) or ["x"]
+    params = list(route.query) + [p for p in route.probe_query if p not in route.query] or ["x"]
     values = QUERY_VALUES if wide else [v for v in QUERY_VALUES if "%" in v or v in ("+1", "01", "1e400",
                                                                                      "9223372036854775808")]
     for p in params:
@@ -1217,7 +1319,7 @@ def make_job(route, label, mutate, fx, key):
            "query": "&".join("%s=%s" % kv for kv in route.query.items()) if label == "valid" else "",
            "headers": default_headers(route, key), "body": None, "doc": route.body(fx) if route.body else None}
     if route.body:
-        req["headers"].append(("Content-Type", "application/json"))
+        req["headers"].append(("Content-Type", route.ctype))
     mutate(req, fx)
     target, data = render(route, req, key)
     return ("%s %s" % (route.name, label), req["method"], target, data)
