@@ -12,6 +12,14 @@
 //! file (and synced it) while every queued writer waited, which is most of the p99. The writer has
 //! `wal_autocheckpoint` off, and a connection of its own checkpoints (`PASSIVE`: it never blocks a
 //! reader or the writer) every [`CHECKPOINT_EVERY`].
+//!
+//! A checkpoint beside a busy writer never finishes, though: commits keep adding frames while it
+//! copies, and the log only starts over from its beginning after a checkpoint that copied all of it.
+//! So under a steady stream of writes the log grew without bound (2.5 GB in 20 s of customer POSTs,
+//! every write slower as it grew). When the log holds more than [`RESTART_LOG_FRAMES`], the
+//! checkpointer therefore takes the writer's turn for one more `PASSIVE` pass: no frame arrives
+//! while it runs, so it copies the little the pass beside the writer left, and the next write starts
+//! the log over. `journal_size_limit` then trims the file back.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -73,6 +81,13 @@ impl Default for SqliteSettings {
 /// few MB at thousands of commits a second), so reads that look pages up in it stay fast.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
+/// Log frames (pages) beyond which a checkpoint takes the writer's turn so the log can start over:
+/// SQLite's own automatic checkpoint threshold, 4 MB at 4 kB pages.
+pub const RESTART_LOG_FRAMES: i64 = 1000;
+
+/// Bytes the log file is trimmed to when it starts over.
+const LOG_SIZE_LIMIT: &str = "16777216";
+
 /// An SQLite file: a pool of readers, one writer and the connection that checkpoints.
 #[derive(Clone)]
 pub struct SqliteBackend {
@@ -96,7 +111,8 @@ impl SqlStore<SqliteBackend> {
             })
             .foreign_keys(true)
             // Only another process writing the same file makes SQLite wait for its lock now.
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("journal_size_limit", LOG_SIZE_LIMIT);
         let one = || SqlitePoolOptions::new().max_connections(1).acquire_timeout(acquire_timeout);
         let writer = one().connect_with(options.clone().pragma("wal_autocheckpoint", "0")).await?;
         let checkpointer = one().connect_with(options.clone()).await?;
@@ -105,24 +121,40 @@ impl SqlStore<SqliteBackend> {
             .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
-        tokio::spawn(checkpoint_until_closed(checkpointer.clone()));
+        tokio::spawn(checkpoint_until_closed(checkpointer.clone(), writer.clone()));
         let limits = Limits { query_timeout, health: Default::default() };
         Ok(SqlStore::new(SqliteBackend { reads, writer, checkpointer, limits }))
     }
 }
 
-/// Copies the log into the file every [`CHECKPOINT_EVERY`] until the store closes.
-async fn checkpoint_until_closed(pool: SqlitePool) {
+/// Copies the log into the file every [`CHECKPOINT_EVERY`] until the store closes, beside the
+/// writer, and in the writer's turn when the log has grown past [`RESTART_LOG_FRAMES`].
+async fn checkpoint_until_closed(checkpointer: SqlitePool, writer: SqlitePool) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-            Ok(_) => {}
+        let checkpointed = async {
+            let log = checkpoint(&checkpointer).await?;
+            if log > RESTART_LOG_FRAMES {
+                checkpoint(&writer).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        };
+        match checkpointed.await {
+            Ok(()) => {}
             Err(sqlx::Error::PoolClosed) => return,
             Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; will retry"),
         }
     }
+}
+
+/// One `PASSIVE` checkpoint on a connection of `pool`; the frames the log holds.
+async fn checkpoint(pool: &SqlitePool) -> sqlx::Result<i64> {
+    // (busy, frames in the log, frames copied); -1 when the file is not in WAL mode.
+    let (_, log, _): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
+    Ok(log)
 }
 
 impl Backend for SqliteBackend {
@@ -345,6 +377,40 @@ mod tests {
         assert!(size() < 300 * 2000, "the rows are in the log, not yet in the file");
         tokio::time::sleep(CHECKPOINT_EVERY * 4).await;
         assert!(size() > 300 * 2000, "the checkpointer copied the log into the file ({} bytes)", size());
+        store.backend.close().await;
+    }
+
+    /// Writes that never pause must not grow the log without bound: it starts over once a
+    /// checkpoint in the writer's turn has copied all of it.
+    #[tokio::test]
+    async fn the_log_stays_bounded_under_a_steady_stream_of_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("d.db").display());
+        let store = SqliteStore::connect(&url, SqliteSettings::default()).await.unwrap();
+        let writer = store.backend.writer.clone();
+        sqlx::query("CREATE TABLE t (v TEXT)").execute(&writer).await.unwrap();
+        let log = dir.path().join("d.db-wal");
+        let mut largest = 0;
+        let mut written = 0;
+        // Four writers back to back, 8 kB a commit, until 64 MB went through the log.
+        while written < 64 << 20 {
+            let batch = (0..4).map(|i| {
+                let writer = writer.clone();
+                async move {
+                    sqlx::query("INSERT INTO t VALUES ($1)")
+                        .bind(format!("{i:0>8000}"))
+                        .execute(&writer)
+                        .await
+                }
+            });
+            for r in futures_util::future::join_all(batch).await {
+                r.unwrap();
+                written += 8000;
+            }
+            sqlx::query("DELETE FROM t").execute(&writer).await.unwrap();
+            largest = largest.max(std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0));
+        }
+        assert!(largest < 24 << 20, "the log reached {largest} bytes after {written} written");
         store.backend.close().await;
     }
 
