@@ -137,8 +137,8 @@ impl<B: Backend> AuditStore for SqlStore<B> {
         let after = after.unwrap_or(Cursor::START);
         let sql = format!(
             "SELECT tx, id, occurred_at, key_id, key_name, operation, resource_type, resource_id, request_id, \
-             detail FROM audit_entries WHERE tenant_id = $1 AND (tx, id) > ($2, $3) AND {} \
-             ORDER BY tx, id LIMIT $4",
+             detail FROM audit_entries WHERE tenant_id = $1 AND {} AND {} ORDER BY tx, id LIMIT $4",
+            <B::Db as super::query::Driver>::AFTER_POSITION,
             <B::Db as super::query::Driver>::SETTLED_EVENTS
         );
         let rows: Vec<EntryRow> = query(sql)

@@ -16,7 +16,7 @@ use sqlx::types::Json;
 use super::audit;
 use super::backend::{Backend, SqlStore};
 use super::error::StoreResult;
-use super::query::{query, SqlConn};
+use super::query::{query, Driver, Sql, SqlConn};
 use crate::domain::audit::AuditAction;
 use crate::domain::change::{Change, ChangeType, Cursor, Event};
 
@@ -132,10 +132,21 @@ pub(crate) async fn events_after<C: SqlConn>(
     limit: u32,
     types: &[ChangeType],
 ) -> StoreResult<Vec<Event>> {
-    let after = after.unwrap_or(Cursor::START);
+    let sql = events_query::<C>("", tenant, after.unwrap_or(Cursor::START), limit, types);
+    let rows: Vec<EventRow> = sql.fetch_all(conn).await?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+fn events_query<'a, C: SqlConn>(
+    prefix: &str,
+    tenant: &'a str,
+    after: Cursor,
+    limit: u32,
+    types: &'a [ChangeType],
+) -> Sql<'a> {
     let mut sql = query(format!(
-        "SELECT tx, id, type, occurred_at, actor, data FROM events \
-         WHERE tenant_id = $1 AND (tx, id) > ($2, $3) AND {}",
+        "{prefix}SELECT tx, id, type, occurred_at, actor, data FROM events WHERE tenant_id = $1 AND {} AND {}",
+        C::AFTER_POSITION,
         C::SETTLED_EVENTS
     ))
     .bind(tenant)
@@ -145,8 +156,18 @@ pub(crate) async fn events_after<C: SqlConn>(
         sql.push(" AND type IN (").push_bind_list(types.iter().map(|t| t.as_str())).push(")");
     }
     sql.push(" ORDER BY tx, id LIMIT ").push_bind(i64::from(limit));
-    let rows: Vec<EventRow> = sql.fetch_all(conn).await?;
-    Ok(rows.into_iter().map(Event::from).collect())
+    sql
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// The plan of a feed page after `after`, as one text. For the index test.
+    #[doc(hidden)]
+    pub async fn explain_changes(&self, tenant: &str, after: Cursor) -> StoreResult<String> {
+        let mut conn = self.backend.acquire().await?;
+        let sql =
+            events_query::<super::session::Conn<B::Db>>(<B::Db as Driver>::EXPLAIN, tenant, after, 100, &[]);
+        Ok(sql.fetch_plan(&mut conn).await?.join("\n"))
+    }
 }
 
 impl<B: Backend> ChangeStore for SqlStore<B> {

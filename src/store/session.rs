@@ -199,6 +199,7 @@ impl<DB: Driver> SqlConn for Conn<DB> {
     const EXPLAIN: &'static str = DB::EXPLAIN;
     const CLAIM_ROWS: &'static str = DB::CLAIM_ROWS;
     const SETTLED_EVENTS: &'static str = DB::SETTLED_EVENTS;
+    const AFTER_POSITION: &'static str = DB::AFTER_POSITION;
     const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
     const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
 
@@ -222,6 +223,7 @@ impl<DB: Driver> SqlConn for Tx<DB> {
     const EXPLAIN: &'static str = DB::EXPLAIN;
     const CLAIM_ROWS: &'static str = DB::CLAIM_ROWS;
     const SETTLED_EVENTS: &'static str = DB::SETTLED_EVENTS;
+    const AFTER_POSITION: &'static str = DB::AFTER_POSITION;
     const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
     const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
 

@@ -458,3 +458,14 @@ async fn a_late_committer_is_not_skipped() {
     assert_eq!(types(&events), ["property.updated", "contact.created"]);
     assert_eq!(events[1]["data"]["contact_id"], fast["id"]);
 }
+
+/// A page deep into the feed is an index seek to the cursor on SQLite too, not a walk over every
+/// earlier event (SQLite seeks a row-value comparison on its first column only).
+#[tokio::test]
+async fn a_feed_page_seeks_to_its_cursor_on_sqlite() {
+    let app = TestApp::sqlite_tuned(Default::default()).await;
+    let crate::common::Backend::Sqlite(store) = &app.backend else { unreachable!() };
+    let after = property_contacts::domain::change::Cursor { tx: 0, id: 4900 };
+    let plan = store.explain_changes("t1", after).await.unwrap();
+    assert!(plan.contains("USING INDEX events_feed_idx (tenant_id=? AND tx=? AND id>?)"), "{plan}");
+}
