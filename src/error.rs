@@ -67,6 +67,9 @@ pub enum ApiError {
     /// 415: body not sent as JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 415: body sent with a content coding (gzip ...); bodies are read as sent, uncompressed.
+    #[error("request bodies are read uncompressed: send this one without Content-Encoding")]
+    UnsupportedContentEncoding,
     /// 422: well-formed but invalid; every violation is listed.
     #[error("{} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),
@@ -99,7 +102,9 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::IdempotencyKeyInUse => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout(_) | ApiError::Unavailable | ApiError::OutcomeUnknown => {
@@ -125,7 +130,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::PayloadTooLarge => "payload-too-large",
-            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => "unsupported-media-type",
             ApiError::Validation(_) => "validation-failed",
             ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Timeout(_) => "timeout",
@@ -145,14 +150,19 @@ impl ApiError {
         }
     }
 
-    /// Adds `Retry-After` (when [`Self::retry_after`] says so) and `WWW-Authenticate` (on 401), the
-    /// headers every dialect's rendering of this error carries.
+    /// Adds `Retry-After` (when [`Self::retry_after`] says so), `WWW-Authenticate` (on 401) and
+    /// `Accept-Encoding` (on a refused content coding), the headers every dialect's rendering of this
+    /// error carries.
     pub fn add_headers(&self, headers: &mut axum::http::HeaderMap) {
         if let Some(secs) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if matches!(self, ApiError::Unauthorized) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        // RFC 9110 15.5.16: a 415 caused by a content coding names the codings accepted.
+        if matches!(self, ApiError::UnsupportedContentEncoding) {
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         }
     }
 

@@ -34,10 +34,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
-/// The raw bytes of a JSON body, after the content-type and size checks.
+/// The raw bytes of a JSON body, after the content-type, content-coding and size checks.
 pub async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     require_json_content_type(req.headers())?;
+    require_identity_encoding(req.headers())?;
     Bytes::from_request(req, state).await.map_err(body_rejection)
+}
+
+/// 415 (with `Accept-Encoding: identity`) when the body is declared compressed: it would otherwise
+/// be parsed as if it were not, and a gzip body would be answered "malformed JSON".
+pub fn require_identity_encoding(headers: &HeaderMap) -> Result<(), ApiError> {
+    let identity = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .all(|v| v.to_str().is_ok_and(|v| v.split(',').all(|c| c.trim().eq_ignore_ascii_case("identity"))));
+    if identity {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedContentEncoding)
+    }
 }
 
 /// 415 unless the body is declared as `application/json` or a `+json` type.

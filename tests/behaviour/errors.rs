@@ -4,6 +4,7 @@ use axum::http::Method;
 use serde_json::json;
 
 use crate::common::TestApp;
+use crate::fixtures::{contacts_path, property, sarah, set};
 use crate::store_tests;
 
 async fn malformed_json_is_400(app: TestApp) {
@@ -38,6 +39,37 @@ async fn wrong_content_type_is_415(app: TestApp) {
         .send()
         .await;
     r.assert_status(201);
+}
+
+/// A body declared compressed is refused, not parsed as if it were plain, on every family.
+async fn compressed_body_is_415(app: TestApp) {
+    let put = |path: &str, body: &serde_json::Value, coding: &str| {
+        app.call(Method::PUT, path)
+            .auth(&app.admin)
+            .header("content-encoding", coding)
+            .raw("application/json", body.to_string())
+    };
+    let r = put("/api/v1/properties/p", &json!({"name": "Plain"}), "gzip").send().await;
+    r.assert_problem(415);
+    assert_eq!(r.header("accept-encoding"), Some("identity"));
+    app.get("/api/v1/properties/p").send().await.assert_problem(404);
+
+    property(&app, "Z1", "91").await;
+    let r = put(&contacts_path("Z1"), &set(vec![sarah()]), "br").send().await;
+    r.assert_status(415);
+    assert_eq!(r.header("accept-encoding"), Some("identity"));
+    assert_eq!(app.get(&contacts_path("Z1")).send().await.body["data"]["revision"], 0);
+
+    let r = app
+        .call(Method::PATCH, "/api/v3/contacts/1")
+        .auth(&app.admin)
+        .header("content-encoding", "deflate")
+        .raw("application/merge-patch+json", "{}")
+        .send()
+        .await;
+    r.assert_problem(415);
+    // `identity` is no coding at all.
+    put("/api/v1/properties/p", &json!({"name": "Plain"}), "identity").send().await.assert_status(201);
 }
 
 async fn oversized_body_is_413(app: TestApp) {
@@ -80,6 +112,7 @@ async fn request_id_is_kept_or_made(app: TestApp) {
 store_tests!(
     malformed_json_is_400,
     wrong_content_type_is_415,
+    compressed_body_is_415,
     oversized_body_is_413,
     shape_errors_are_422_with_pointer,
     unknown_route_is_404_and_wrong_method_405,

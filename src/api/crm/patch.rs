@@ -10,7 +10,7 @@ use super::{if_match, with_contact_validators};
 use crate::auth::Writer;
 use crate::domain::crm_patch::{patched_request, MERGE_PATCH_JSON};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{parse_document, DocumentError, Path};
+use crate::extract::{parse_document, require_identity_encoding, DocumentError, Path};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::validation::ids::DecimalId;
@@ -33,6 +33,7 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
         if !is_merge_patch {
             return Err(ApiError::UnsupportedMediaType);
         }
+        require_identity_encoding(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
