@@ -782,16 +782,16 @@ async fn crm_tel_add(shared: &Shared, conn: &mut SqliteConnection, id: i64) -> a
 const LIST_STAMP_BY_EMAIL: &str = "SELECT COUNT(*) AS total, MAX(c.updated_at) AS last_modified, \
      CAST(COALESCE(SUM(c.version), 0) AS BIGINT) AS version_sum, \
      CAST(COALESCE(SUM(c.id), 0) AS BIGINT) AS id_sum FROM crm_contacts c \
-     WHERE c.tenant_id = ? AND c.merged_into IS NULL AND EXISTS \
-     (SELECT 1 FROM crm_contact_emails x WHERE x.contact_id = c.id AND x.tenant_id = ? \
+     WHERE c.tenant_id = ? AND c.merged_into IS NULL AND c.id IN \
+     (SELECT x.contact_id FROM crm_contact_emails x WHERE x.tenant_id = ? \
      AND lower(x.email_address) = lower(?))";
 
 /// `page_query` with the e-mail filter and the default sort (`id`, ascending), page 0 of 20.
 const LIST_PAGE_BY_EMAIL: &str = "SELECT c.id, c.contact_type, c.title, c.first_name, c.last_name, \
      c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, \
      c.created_at, c.updated_at, c.merged_into FROM crm_contacts c \
-     WHERE c.tenant_id = ? AND c.merged_into IS NULL AND EXISTS \
-     (SELECT 1 FROM crm_contact_emails x WHERE x.contact_id = c.id AND x.tenant_id = ? \
+     WHERE c.tenant_id = ? AND c.merged_into IS NULL AND c.id IN \
+     (SELECT x.contact_id FROM crm_contact_emails x WHERE x.tenant_id = ? \
      AND lower(x.email_address) = lower(?)) ORDER BY c.id ASC LIMIT ? OFFSET ?";
 
 // ---- customers (customers.rs) ----
