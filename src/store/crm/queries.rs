@@ -255,8 +255,10 @@ pub(super) async fn record<C: SqlConn>(
     author: &str,
 ) -> CrmResult<Contact> {
     let contact = refuse_on!(load_contact(conn, tenant, id).await?);
-    if !matches!(op, Operation::AddNote | Operation::ReplaceCustomFields) {
-        super::search::index_contacts(conn, tenant, &[&contact]).await?;
+    match op {
+        Operation::AddNote | Operation::ReplaceCustomFields => {}
+        Operation::Create => super::search::index_new_contacts(conn, tenant, &[&contact]).await?,
+        _ => super::search::index_contacts(conn, tenant, &[&contact]).await?,
     }
     insert_revisions(conn, tenant, &[(&contact, op)], author).await?;
     let kind = if op == Operation::Create { ChangeType::ContactCreated } else { ChangeType::ContactUpdated };

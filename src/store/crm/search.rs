@@ -19,6 +19,15 @@ pub(super) async fn index_contacts<C: SqlConn>(
         return Ok(());
     }
     drop_terms(conn, &contacts.iter().map(|c| c.id).collect::<Vec<_>>()).await?;
+    index_new_contacts(conn, tenant, contacts).await
+}
+
+/// Writes the terms of contacts just created, which have none yet: one statement per 1,000 terms.
+pub(super) async fn index_new_contacts<C: SqlConn>(
+    conn: &mut C,
+    tenant: &str,
+    contacts: &[&Contact],
+) -> StoreResult<()> {
     let rows: Vec<(i64, String)> =
         contacts.iter().flat_map(|c| c.search_terms().into_iter().map(move |t| (c.id, t))).collect();
     for chunk in rows.chunks(TERMS_PER_INSERT) {

@@ -12,7 +12,7 @@ use crate::domain::change::{Change, ChangeType};
 use crate::domain::crm::{codes, ContactDraft, Operation};
 use crate::store::changes;
 use crate::store::crm::queries::{fetch_contacts, insert_revisions};
-use crate::store::crm::search::index_contacts;
+use crate::store::crm::search::index_new_contacts;
 use crate::store::crm::Refusal;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::query::{query, Row, SqlConn};
@@ -115,7 +115,7 @@ pub(super) async fn create_all<C: SqlConn>(
     let contacts = fetch_contacts(&mut *conn, tenant, &ids).await?;
     let contacts: Vec<_> = contacts.into_iter().map(|(c, _)| c).collect();
     let refs: Vec<_> = contacts.iter().collect();
-    index_contacts(&mut *conn, tenant, &refs).await?;
+    index_new_contacts(&mut *conn, tenant, &refs).await?;
     for chunk in refs.chunks(REVISIONS_PER_INSERT) {
         let revisions: Vec<_> = chunk.iter().map(|c| (*c, Operation::Create)).collect();
         insert_revisions(&mut *conn, tenant, &revisions, author).await?;
