@@ -68,6 +68,17 @@ async fn compressed_body_is_415(app: TestApp) {
         .send()
         .await;
     r.assert_problem(415);
+
+    let r = app
+        .call(Method::POST, "/api/v1/customers/gz-1/contacts")
+        .auth(&app.admin)
+        .header("content-encoding", "gzip")
+        .raw("application/json", "{}")
+        .send()
+        .await;
+    r.assert_status(415);
+    assert_eq!(r.header("accept-encoding"), Some("identity"));
+    app.get("/api/v1/customers/gz-1/contacts").send().await.assert_status(404);
     // `identity` is no coding at all.
     put("/api/v1/properties/p", &json!({"name": "Plain"}), "identity").send().await.assert_status(201);
 }
