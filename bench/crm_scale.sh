@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CRM scale benchmark (issue 15): seeds N contacts in one tenant with a bulk SQL load, starts the
-# service on them (which gives them their search terms at start), then times at CONCURRENCY clients
+# service on them (which gives them their search terms at start, as after an upgrade), then times at CONCURRENCY clients
 # each CRM read that must stay flat as data grows -- `q` search, each list filter, a cursor page deep
 # into the list, a duplicate lookup -- and a 1,000-item batch against 1,000 single creates.
 #

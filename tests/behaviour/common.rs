@@ -160,6 +160,30 @@ impl TestApp {
         self._sqlite_dir.as_ref().map(|d| d.path().join("test.db"))
     }
 
+    /// Runs `sql` (one statement) on the store's database beside the service.
+    pub async fn exec_sql(&self, sql: &str) {
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                let url = format!("sqlite:{}", self.sqlite_path().unwrap().display());
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres(_) => {
+                sqlx::query(sql).execute(self.pg_pool().unwrap()).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs the store's start-up work again (migrations, then the search-term backfill), as a
+    /// restart does.
+    pub async fn restart_store(&self) {
+        match &self.backend {
+            Backend::Sqlite(s) => s.migrate().await.unwrap(),
+            Backend::Postgres(s) => s.migrate().await.unwrap(),
+        }
+    }
+
     /// Starts a request; finish it with [`Call::send`].
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
         Call { app: self, builder: Request::builder().method(method).uri(path), body: Body::empty() }

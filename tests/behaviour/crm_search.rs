@@ -10,6 +10,7 @@ use crate::store_tests;
 
 store_tests!(
     search_matches_every_word_as_a_prefix,
+    contacts_stored_before_search_get_terms_once_at_start,
     search_follows_every_write,
     search_ranks_exact_words_first,
     cursor_pages_are_stable_under_inserts_and_deletes,
@@ -31,6 +32,31 @@ async fn search(app: &TestApp, q: &str) -> Vec<i64> {
 
 fn id(c: &Value) -> i64 {
     c["id"].as_i64().unwrap()
+}
+
+/// Contacts stored before search existed (terms missing, below the mark the migration leaves) are
+/// indexed when the store starts; the mark is then gone, so a later start indexes nothing.
+async fn contacts_stored_before_search_get_terms_once_at_start(app: TestApp) {
+    let mut old = Vec::new();
+    for i in 0..7 {
+        old.push(id(&create(&app, json!({"firstName": format!("Old{i}"), "lastName": "Backfill"})).await));
+    }
+    let newer = id(&create(&app, json!({"firstName": "Newer", "lastName": "Backfill"})).await);
+    let upto = old.last().unwrap();
+    app.exec_sql(&format!("DELETE FROM crm_contact_terms WHERE contact_id <= {upto}")).await;
+    app.exec_sql(&format!("INSERT INTO crm_search_backfill (upto) VALUES ({upto})")).await;
+    assert_eq!(search(&app, "backfill").await, [newer], "the old contacts have no terms");
+    app.restart_store().await;
+    let mut found = search(&app, "backfill").await;
+    found.sort_unstable();
+    let mut expected = old.clone();
+    expected.push(newer);
+    assert_eq!(found, expected, "every old contact indexed, the newer one still found once");
+    assert_eq!(search(&app, "old3").await, [old[3]]);
+    // Done once: terms removed now stay removed over another start.
+    app.exec_sql(&format!("DELETE FROM crm_contact_terms WHERE contact_id = {}", old[0])).await;
+    app.restart_store().await;
+    assert!(!search(&app, "old0").await.contains(&old[0]), "the finished backfill did not run again");
 }
 
 async fn search_matches_every_word_as_a_prefix(app: TestApp) {

@@ -311,12 +311,23 @@ pub trait CrmStore: Send + Sync {
 
 impl<B: Backend> SqlStore<B> {
     /// Gives every live contact stored before search existed its search terms; run after the
-    /// migrations, one write transaction per batch so writers are never blocked for long.
+    /// migrations, one write transaction per batch so writers are never blocked for long. Done
+    /// once: the last batch removes the mark the migration left.
     pub(crate) async fn backfill_search(&self) -> StoreResult<()> {
+        let mut conn = self.backend.acquire().await?;
+        let Some(upto) = backfill::backfill_limit(&mut conn).await? else { return Ok(()) };
+        drop(conn);
         let mut after = 0;
         loop {
             let mut tx = self.backend.begin_write().await?;
-            let result = backfill::backfill_batch(&mut tx, after).await;
+            let result = async {
+                let last = backfill::backfill_batch(&mut tx, after, upto).await?;
+                if last.is_none() {
+                    backfill::backfill_finished(&mut tx).await?;
+                }
+                Ok(last)
+            }
+            .await;
             match Self::settle(tx, result, |_| true).await? {
                 Some(last) => after = last,
                 None => return Ok(()),
