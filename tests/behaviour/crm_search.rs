@@ -259,3 +259,39 @@ async fn bad_search_and_cursor_parameters_are_400(app: TestApp) {
         assert!(r.problem_errors().iter().any(|(p, _)| p == pointer), "{query}: {:#}", r.body);
     }
 }
+
+/// Two processes starting together on one Postgres after an upgrade both run the backfill: both
+/// starts succeed and every old contact gets its terms once (they take the batches in turn).
+#[tokio::test]
+async fn two_processes_backfill_search_terms_together_on_postgres() {
+    use property_contacts::store::prelude::*;
+    let Some(schema) = crate::common::PgSchema::create(8).await else { return };
+    let first = property_contacts::store::PgStore::from_pool(schema.pool.clone());
+    let second = property_contacts::store::PgStore::from_pool(schema.pool.clone());
+    first.migrate().await.unwrap();
+    for statement in [
+        "INSERT INTO tenants (id, created_at) VALUES ('t1', now())",
+        "INSERT INTO crm_contacts (tenant_id, contact_type, first_name, last_name, order_references, \
+         version, created_at, updated_at) \
+         SELECT 't1', 'GUEST', 'First' || g, 'Last' || g, '[]'::jsonb, 1, now(), now() \
+         FROM generate_series(1, 3000) g",
+        "INSERT INTO crm_search_backfill (upto) SELECT max(id) FROM crm_contacts",
+    ] {
+        sqlx::query(statement).execute(&schema.pool).await.unwrap();
+    }
+    let (a, b) = tokio::join!(first.migrate(), second.migrate());
+    a.unwrap();
+    b.unwrap();
+    let (terms, contacts, wrong): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT t.contact_id), \
+         count(*) FILTER (WHERE t.term NOT IN (lower(c.first_name), lower(c.last_name))) \
+         FROM crm_contact_terms t JOIN crm_contacts c ON c.id = t.contact_id",
+    )
+    .fetch_one(&schema.pool)
+    .await
+    .unwrap();
+    assert_eq!((terms, contacts, wrong), (6000, 3000, 0), "each contact's two names, once");
+    let (marks,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM crm_search_backfill").fetch_one(&schema.pool).await.unwrap();
+    assert_eq!(marks, 0, "the finished backfill removed its mark");
+}

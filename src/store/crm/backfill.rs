@@ -11,10 +11,14 @@ use crate::store::query::{query, SqlConn};
 /// Contacts looked at per round of [`backfill_batch`].
 const BACKFILL_BATCH: i64 = 500;
 
-/// The highest contact id the backfill must still look at; `None` once it has finished.
-pub(super) async fn backfill_limit<C: SqlConn>(conn: &mut C) -> StoreResult<Option<i64>> {
-    let (upto,): (Option<i64>,) = query("SELECT max(upto) FROM crm_search_backfill").fetch_one(conn).await?;
-    Ok(upto)
+/// The highest contact id the backfill must still look at, its mark locked for the caller's
+/// transaction; `None` once the backfill has finished. The lock makes two processes starting on
+/// one database take the batches in turn: each sees the terms the other committed and skips those
+/// contacts, rather than both writing the same terms (a unique violation that failed a start).
+pub(super) async fn lock_backfill_limit<C: SqlConn>(conn: &mut C) -> StoreResult<Option<i64>> {
+    let mark: Option<(i64,)> =
+        query(format!("SELECT upto FROM crm_search_backfill{}", C::LOCK_ROWS)).fetch_optional(conn).await?;
+    Ok(mark.map(|(upto,)| upto))
 }
 
 /// Records that the backfill has finished.

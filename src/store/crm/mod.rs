@@ -314,13 +314,11 @@ impl<B: Backend> SqlStore<B> {
     /// migrations, one write transaction per batch so writers are never blocked for long. Done
     /// once: the last batch removes the mark the migration left.
     pub(crate) async fn backfill_search(&self) -> StoreResult<()> {
-        let mut conn = self.backend.acquire().await?;
-        let Some(upto) = backfill::backfill_limit(&mut conn).await? else { return Ok(()) };
-        drop(conn);
         let mut after = 0;
         loop {
             let mut tx = self.backend.begin_write().await?;
             let result = async {
+                let Some(upto) = backfill::lock_backfill_limit(&mut tx).await? else { return Ok(None) };
                 let last = backfill::backfill_batch(&mut tx, after, upto).await?;
                 if last.is_none() {
                     backfill::backfill_finished(&mut tx).await?;
