@@ -32,8 +32,8 @@ pub(super) async fn backfill_finished<C: SqlConn>(conn: &mut C) -> StoreResult<(
 /// left. A contact whose names hold no letter or digit has no terms; it is simply passed.
 ///
 /// Two index lookups per batch: the next ids in id order, then which of them have terms. (One
-/// anti-join, `NOT EXISTS` over the terms, was planned by Postgres as a hash anti-join reading the
-/// whole terms table every batch: quadratic, 18 minutes at a million contacts.)
+/// anti-join, `NOT EXISTS` over the terms, was planned by Postgres as a merge anti-join reading the
+/// terms table from its start every batch: quadratic, 18 minutes at a million contacts.)
 pub(super) async fn backfill_batch<C: SqlConn>(
     conn: &mut C,
     after: i64,
