@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CRM scale benchmark (issue 15): seeds N contacts in one tenant with a bulk SQL load, starts the
-# service on them (which gives them their search terms at start, as after an upgrade), then times at CONCURRENCY clients
-# each CRM read that must stay flat as data grows -- `q` search, each list filter, a cursor page deep
-# into the list, a duplicate lookup -- and a 1,000-item batch against 1,000 single creates.
+# service on them (which gives them their search terms at start, as after an upgrade), then times at
+# CONCURRENCY clients each CRM read that must stay flat as data grows -- `q` search, each list
+# filter, a cursor page deep into the list, a duplicate lookup -- and a 1,000-item batch against
+# 1,000 single creates.
 #
 #   bench/crm_scale.sh                                  # Postgres, 1,000,000 contacts (the lead's run)
 #   N=10000 STORE=sqlite bench/crm_scale.sh

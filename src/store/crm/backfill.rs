@@ -3,7 +3,7 @@
 //! `crm_search_backfill`.
 
 use super::queries::fetch_contacts;
-use super::search::index_contacts;
+use super::search::index_new_contacts;
 use crate::domain::crm::Contact;
 use crate::store::error::StoreResult;
 use crate::store::query::{query, SqlConn};
@@ -62,7 +62,8 @@ pub(super) async fn backfill_batch<C: SqlConn>(
         let ids: Vec<i64> = batch.iter().filter(|(_, t)| t == tenant).map(|(id, _)| *id).collect();
         let contacts = fetch_contacts(&mut *conn, tenant, &ids).await?;
         let live: Vec<&Contact> = contacts.iter().map(|(c, _)| c).collect();
-        index_contacts(&mut *conn, tenant, &live).await?;
+        // Under the mark's lock these contacts have no terms: nothing to delete first.
+        index_new_contacts(&mut *conn, tenant, &live).await?;
     }
     Ok(Some(last))
 }
