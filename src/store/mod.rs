@@ -26,6 +26,7 @@ pub mod crm;
 pub mod customers;
 pub mod dry_run;
 mod error;
+mod group_commit;
 pub mod history;
 pub mod idempotency;
 pub mod keys;

@@ -18,6 +18,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Transaction};
 
 use super::error::{session_ending_code, StoreError, StoreResult};
+use super::group_commit::{GroupWriter, Turn};
 use super::query::{Driver, Record, Sql, SqlConn};
 
 /// When a pool last saw a dead connection, so that connections idle since then are checked.
@@ -128,8 +129,24 @@ macro_rules! on_live_connection {
 
 /// A transaction of the store.
 pub struct Tx<DB: Driver> {
-    tx: Transaction<'static, DB>,
+    inner: Inner<DB>,
     query_timeout: Duration,
+}
+
+enum Inner<DB: Driver> {
+    /// A database transaction of its own.
+    Own(Transaction<'static, DB>),
+    /// A savepoint in a group commit ([`super::group_commit`]).
+    Member(Turn<DB>),
+}
+
+impl<DB: Driver> Inner<DB> {
+    fn conn(&mut self) -> &mut DB::Connection {
+        match self {
+            Inner::Own(tx) => tx,
+            Inner::Member(turn) => turn.conn(),
+        }
+    }
 }
 
 impl<DB: Driver> Tx<DB> {
@@ -164,7 +181,21 @@ impl<DB: Driver> Tx<DB> {
             }
             other => other?,
         };
-        Ok(Tx { tx, query_timeout: after })
+        Ok(Tx { inner: Inner::Own(tx), query_timeout: after })
+    }
+
+    /// Takes the group writer's turn: waiting for it is bounded by `acquire_timeout` as a pool's
+    /// queue is, and the savepoint by `query_timeout`.
+    pub(super) async fn member(
+        writer: &GroupWriter<DB>,
+        acquire_timeout: Duration,
+        limits: &Limits,
+    ) -> StoreResult<Self> {
+        let after = limits.query_timeout;
+        match tokio::time::timeout(acquire_timeout + after, writer.turn()).await {
+            Ok(turn) => Ok(Tx { inner: Inner::Member(turn?), query_timeout: after }),
+            Err(_) => Err(StoreError::Unavailable("timed out waiting for the writer".into())),
+        }
     }
 
     /// Commits. Once the COMMIT is sent its outcome is the answer, so the request is marked as
@@ -176,20 +207,27 @@ impl<DB: Driver> Tx<DB> {
         }
         let after = self.query_timeout;
         crate::in_flight::commit_sent();
-        match tokio::time::timeout(after, self.tx.commit()).await {
-            Ok(done) => Ok(done?),
-            Err(_) => Err(StoreError::OutcomeUnknown(format!(
+        let committed = match self.inner {
+            Inner::Own(tx) => tokio::time::timeout(after, async { Ok(tx.commit().await?) }).await,
+            Inner::Member(turn) => tokio::time::timeout(after, turn.commit()).await,
+        };
+        committed.unwrap_or_else(|_| {
+            Err(StoreError::OutcomeUnknown(format!(
                 "the database did not confirm the commit within {} ms",
                 after.as_millis()
-            ))),
-        }
+            )))
+        })
     }
 
     /// Rolls back now rather than when the connection is next used.
     pub async fn rollback(self) -> StoreResult<()> {
         let after = self.query_timeout;
-        bounded(after, self.tx.rollback()).await?;
-        Ok(())
+        match self.inner {
+            Inner::Own(tx) => Ok(bounded(after, tx.rollback()).await?),
+            Inner::Member(turn) => tokio::time::timeout(after, turn.rollback())
+                .await
+                .unwrap_or_else(|_| Err(StoreError::from(timed_out(after)))),
+        }
     }
 }
 
@@ -228,15 +266,15 @@ impl<DB: Driver> SqlConn for Tx<DB> {
     const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
-        bounded(self.query_timeout, DB::execute(&mut *self.tx, sql)).await
+        bounded(self.query_timeout, DB::execute(self.inner.conn(), sql)).await
     }
     async fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<R>> {
-        bounded(self.query_timeout, DB::fetch_all(&mut *self.tx, sql)).await
+        bounded(self.query_timeout, DB::fetch_all(self.inner.conn(), sql)).await
     }
     async fn fetch_optional<R: Record>(&mut self, sql: Sql<'_>) -> sqlx::Result<Option<R>> {
-        bounded(self.query_timeout, DB::fetch_optional(&mut *self.tx, sql)).await
+        bounded(self.query_timeout, DB::fetch_optional(self.inner.conn(), sql)).await
     }
     async fn fetch_plan(&mut self, sql: Sql<'_>) -> sqlx::Result<Vec<String>> {
-        bounded(self.query_timeout, DB::fetch_plan(&mut *self.tx, sql)).await
+        bounded(self.query_timeout, DB::fetch_plan(self.inner.conn(), sql)).await
     }
 }

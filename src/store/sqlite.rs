@@ -1,11 +1,12 @@
 //! Embedded SQLite, the zero-setup default: one file, WAL mode, created on first start.
 //!
 //! Writers are serialised in the process, not by SQLite: every write transaction runs on the one
-//! connection of the writer pool, and requests queue for it in order (sqlx's pool semaphore). With
-//! several connections each taking the file's write lock (`BEGIN IMMEDIATE`), a writer that finds
-//! it taken sleeps in SQLite's busy handler and retries, so under load some writers waited hundreds
-//! of milliseconds while others went ahead. Readers use their own pool; in WAL mode they never wait
-//! for the writer.
+//! connection of the writer pool, and requests queue for it in order. With several connections
+//! each taking the file's write lock (`BEGIN IMMEDIATE`), a writer that finds it taken sleeps in
+//! SQLite's busy handler and retries, so under load some writers waited hundreds of milliseconds
+//! while others went ahead. Writers queued together share one commit, each in a savepoint of its
+//! own ([`super::group_commit`]). Readers use their own pool; in WAL mode they never wait for the
+//! writer.
 //!
 //! Checkpoints run beside the writer, not in it: SQLite's automatic checkpoint runs inside the
 //! commit that crosses the log's size threshold, so one writer in a thousand copied the log into the
@@ -35,6 +36,7 @@ use super::changes;
 use super::contact_sets::rows::{profiles_column, Columns, ContactRow, CONTACT_SET_SELECT};
 use super::contact_sets::{why_not_bumped, ContactSetPaths, ReplaceOutcome};
 use super::error::{StoreError, StoreResult};
+use super::group_commit::GroupWriter;
 use super::query::query;
 use super::session::{Conn, Limits, Tx};
 use super::write::now;
@@ -93,6 +95,8 @@ const LOG_SIZE_LIMIT: &str = "16777216";
 pub struct SqliteBackend {
     reads: SqlitePool,
     writer: SqlitePool,
+    /// Write transactions' way to `writer`: they queue and commit in groups.
+    group: GroupWriter<Sqlite>,
     checkpointer: SqlitePool,
     limits: Limits,
 }
@@ -123,7 +127,10 @@ impl SqlStore<SqliteBackend> {
             .await?;
         tokio::spawn(checkpoint_until_closed(checkpointer.clone(), writer.clone()));
         let limits = Limits { query_timeout, health: Default::default() };
-        Ok(SqlStore::new(SqliteBackend { reads, writer, checkpointer, limits }))
+        // Still IMMEDIATE: another process may share the file, and a deferred transaction that
+        // upgrades to a writer later could deadlock with it.
+        let group = GroupWriter::new(writer.clone(), "BEGIN IMMEDIATE");
+        Ok(SqlStore::new(SqliteBackend { reads, writer, group, checkpointer, limits }))
     }
 }
 
@@ -165,9 +172,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_write(&self) -> StoreResult<Tx<Sqlite>> {
-        // Still IMMEDIATE: another process may share the file, and a deferred transaction that
-        // upgrades to a writer later could deadlock with it.
-        Tx::begin(&self.writer, "BEGIN IMMEDIATE", &self.limits).await
+        Tx::member(&self.group, self.writer.options().get_acquire_timeout(), &self.limits).await
     }
 
     async fn begin_read(&self) -> StoreResult<Tx<Sqlite>> {
@@ -411,6 +416,75 @@ mod tests {
             largest = largest.max(std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0));
         }
         assert!(largest < 24 << 20, "the log reached {largest} bytes after {written} written");
+        store.backend.close().await;
+    }
+
+    /// Writers queued behind an open turn share its commit; each keeps its own outcome: one that
+    /// fails or is abandoned leaves nothing, the others are stored, and each commit answers only
+    /// once its rows are visible to readers.
+    #[tokio::test]
+    async fn queued_writers_share_one_commit_and_keep_their_own_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("d.db").display());
+        let store = SqliteStore::connect(&url, SqliteSettings::default()).await.unwrap();
+        let backend = store.backend.clone();
+        sqlx::query("CREATE TABLE t (v TEXT UNIQUE)").execute(&backend.writer).await.unwrap();
+        let insert = |v: &str| query("INSERT INTO t (v) VALUES ($1)").bind(v.to_string());
+        let stored = |v: String| {
+            let reads = backend.reads.clone();
+            async move {
+                let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM t WHERE v = $1")
+                    .bind(v)
+                    .fetch_one(&reads)
+                    .await
+                    .unwrap();
+                n == 1
+            }
+        };
+        let mut first = backend.begin_write().await.unwrap();
+        insert("first").execute(&mut first).await.unwrap();
+        let commits_before = backend.group.commits();
+        let mut writers = Vec::new();
+        for i in 0..10 {
+            let backend = backend.clone();
+            // Writer 3 repeats a stored value: its insert fails and it rolls back.
+            let v = if i == 3 { "first".to_string() } else { format!("w{i}") };
+            writers.push(tokio::spawn(async move {
+                let mut tx = backend.begin_write().await.unwrap();
+                match query("INSERT INTO t (v) VALUES ($1)").bind(v.clone()).execute(&mut tx).await {
+                    Ok(_) => tx.commit().await.map(|()| Some(v)).unwrap(),
+                    Err(_) => tx.rollback().await.map(|()| None).unwrap(),
+                }
+            }));
+        }
+        // One writer goes away after its insert, without committing or rolling back.
+        let abandoned = {
+            let backend = backend.clone();
+            tokio::spawn(async move {
+                let mut tx = backend.begin_write().await.unwrap();
+                query("INSERT INTO t (v) VALUES ('abandoned')").execute(&mut tx).await.unwrap();
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        first.commit().await.unwrap();
+        assert!(stored("first".into()).await, "a commit answered before its row was visible");
+        let mut committed = 0;
+        for writer in writers {
+            if let Some(v) = writer.await.unwrap() {
+                assert!(stored(v.clone()).await, "{v}: a commit answered before its row was visible");
+                committed += 1;
+            }
+        }
+        abandoned.await.unwrap();
+        assert_eq!(committed, 9);
+        // The one that failed and the abandoned one left nothing, and the writer is free again.
+        let mut last = backend.begin_write().await.unwrap();
+        insert("last").execute(&mut last).await.unwrap();
+        last.commit().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM t").fetch_one(&backend.reads).await.unwrap();
+        assert_eq!(n, 1 + 9 + 1, "exactly the committed writers' rows");
+        let commits = backend.group.commits() - commits_before;
+        assert!(commits <= 4, "12 writers queued together took {commits} commits");
         store.backend.close().await;
     }
 
