@@ -161,7 +161,8 @@ impl<B: Backend> AuditStore for SqlStore<B> {
 
 async fn prune<C: SqlConn>(conn: &mut C, before: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
     let ids: Vec<(i64,)> = query(format!(
-        "SELECT id FROM audit_entries WHERE occurred_at < $1 ORDER BY id LIMIT $2{}",
+        "SELECT id FROM audit_entries WHERE {} ORDER BY id LIMIT $2{}",
+        super::changes::older_than("audit_entries"),
         C::CLAIM_ROWS
     ))
     .bind(before)

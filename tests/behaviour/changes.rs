@@ -307,6 +307,15 @@ async fn pruned_cursors_are_gone(app: TestApp) {
     assert_eq!(events.len(), 1);
     // Nothing left to prune is a no-op.
     assert_eq!(app.prune_changes(chrono::Utc::now() - chrono::Duration::days(1)).await, 0);
+    // A cut between two events prunes the one before it only.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let cut = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let newest = create(&app, json!({"lastName": "Newest"})).await;
+    assert_eq!(app.prune_changes(cut).await, 1);
+    let (events, _) = drain(&app, None, 100).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["data"]["contact_id"], newest["id"]);
 }
 
 /// Writers of every kind run concurrently while a poller follows `next`; it must see every
