@@ -16,7 +16,7 @@ use sqlx::types::Json;
 use super::audit;
 use super::backend::{Backend, SqlStore};
 use super::error::StoreResult;
-use super::query::{query, Driver, Sql, SqlConn};
+use super::query::{query, rows_per_statement, Driver, Sql, SqlConn};
 use crate::domain::audit::AuditAction;
 use crate::domain::change::{Change, ChangeType, Cursor, Event};
 
@@ -79,14 +79,15 @@ pub(crate) async fn record<C: SqlConn>(
     Ok(())
 }
 
-/// Records many changes by one actor in one statement per [`EVENTS_PER_INSERT`] (a batch write).
+/// Records many changes by one actor (a batch write): five binds an event, as few statements as
+/// [`SqlConn::MAX_BINDS`] allows.
 pub(crate) async fn record_many<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
     actor: &str,
     changes: &[(DateTime<Utc>, Change)],
 ) -> StoreResult<()> {
-    for chunk in changes.chunks(EVENTS_PER_INSERT) {
+    for chunk in changes.chunks(rows_per_statement::<C>(5)) {
         let mut qb = query("INSERT INTO events (tenant_id, type, occurred_at, actor, data) ");
         qb.push_values(chunk, |row, (at, change)| {
             row.push_bind(tenant)
@@ -99,9 +100,6 @@ pub(crate) async fn record_many<C: SqlConn>(
     }
     Ok(())
 }
-
-/// Events per INSERT of [`record_many`]: five binds each, well under either backend's limit.
-const EVENTS_PER_INSERT: usize = 1000;
 
 #[derive(sqlx::FromRow)]
 struct EventRow {

@@ -207,6 +207,11 @@ pub trait SqlConn: Send {
     /// first column only and would walk every earlier row (30 ms a page 300,000 events in), so there
     /// it is `tx = $2 AND id > $3`, as its `tx` is always 0.
     const AFTER_POSITION: &'static str;
+    /// The most bind parameters a statement of many rows carries (multi-row INSERTs are cut into
+    /// statements of this many): SQLite finds each numbered parameter's name by walking a list
+    /// (`sqlite3_bind_parameter_name`), so binding costs grow with the square of their number (a
+    /// 1,000-row insert of 15,000 binds took 1 s); Postgres has no such cost, only its limit.
+    const MAX_BINDS: usize;
     /// Whether an `INSERT` may sit in a `WITH` clause (Postgres), so two inserts go as one
     /// statement; SQLite runs them one after the other (in process, no round trip to save).
     const WRITABLE_CTE: bool;
@@ -224,6 +229,11 @@ pub trait SqlConn: Send {
     fn fetch_plan(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<Vec<String>>> + Send;
 }
 
+/// Rows of `binds_per_row` binds per statement under [`SqlConn::MAX_BINDS`].
+pub(crate) fn rows_per_statement<C: SqlConn>(binds_per_row: usize) -> usize {
+    (C::MAX_BINDS / binds_per_row).max(1)
+}
+
 /// A sqlx driver: how [`Sql`] runs on one of its connections.
 pub trait Driver: sqlx::Database {
     const LOCK_ROWS: &'static str;
@@ -234,6 +244,7 @@ pub trait Driver: sqlx::Database {
     const AFTER_POSITION: &'static str;
     const WRITABLE_CTE: bool;
     const BYTES_CONTAINS: &'static str;
+    const MAX_BINDS: usize;
 
     fn execute(conn: &mut Self::Connection, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
     fn fetch_all<R: Record>(
@@ -330,6 +341,7 @@ impl Driver for Postgres {
     const AFTER_POSITION: &'static str = "(tx, id) > ($2, $3)";
     const WRITABLE_CTE: bool = true;
     const BYTES_CONTAINS: &'static str = "position({needle} in {haystack}) > 0";
+    const MAX_BINDS: usize = 30_000;
     driver_functions!(PgConnection, pg_arguments);
 }
 
@@ -342,6 +354,7 @@ impl Driver for Sqlite {
     const AFTER_POSITION: &'static str = "tx = $2 AND id > $3";
     const WRITABLE_CTE: bool = false;
     const BYTES_CONTAINS: &'static str = "instr({haystack}, {needle}) > 0";
+    const MAX_BINDS: usize = 1_000;
     driver_functions!(SqliteConnection, sqlite_arguments);
 }
 

@@ -240,6 +240,7 @@ impl<DB: Driver> SqlConn for Conn<DB> {
     const AFTER_POSITION: &'static str = DB::AFTER_POSITION;
     const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
     const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
+    const MAX_BINDS: usize = DB::MAX_BINDS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
         on_live_connection!(self, sql, DB::execute)
@@ -264,6 +265,7 @@ impl<DB: Driver> SqlConn for Tx<DB> {
     const AFTER_POSITION: &'static str = DB::AFTER_POSITION;
     const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
     const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
+    const MAX_BINDS: usize = DB::MAX_BINDS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
         bounded(self.query_timeout, DB::execute(self.inner.conn(), sql)).await

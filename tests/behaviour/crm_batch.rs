@@ -13,6 +13,7 @@ store_tests!(
     external_id_upserts_and_is_unique,
     batch_is_bounded_and_idempotent,
     batch_creates_store_what_single_creates_do,
+    a_full_batch_spans_many_statements,
 );
 
 const BATCH: &str = "/api/v3/contacts/batch";
@@ -175,6 +176,32 @@ async fn batch_is_bounded_and_idempotent(app: TestApp) {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body, first.body);
     assert_eq!(total(&app).await, 1);
+}
+
+/// 1,000 creates with an e-mail and a telephone each take several multi-row statements per table
+/// (cut under the bind limit); every row lands with its own contact, the last as the first.
+async fn a_full_batch_spans_many_statements(app: TestApp) {
+    let items: Vec<Value> = (0..1000)
+        .map(|i| {
+            json!({"lastName": format!("Bulk{i}"),
+                   "emailAddresses": [{"emailAddress": format!("bulk{i}@example.com"), "primary": true}],
+                   "telephones": [{"number": format!("+3120{i:07}"), "primary": true}]})
+        })
+        .collect();
+    let r = post(&app, BATCH, json!({"atomic": true, "items": items})).send().await;
+    r.assert_status(201);
+    assert_eq!(total(&app).await, 1000);
+    let (changes, _) = crate::changes::drain(&app, None, 1000).await;
+    assert_eq!(changes.len(), 1000, "one event per created contact");
+    for i in [0, 199, 200, 333, 999] {
+        let r = app.get(&format!("/api/v3/contacts?emailAddress=bulk{i}@example.com")).send().await;
+        let content = r.body["content"].as_array().unwrap();
+        assert_eq!(content.len(), 1, "bulk{i}: {}", r.body);
+        assert_eq!(content[0]["lastName"], format!("Bulk{i}"));
+        assert_eq!(content[0]["telephones"][0]["number"], format!("+3120{i:07}"));
+        let r = app.get(&format!("/api/v3/contacts?q=bulk{i}")).send().await;
+        assert_eq!(r.body["content"][0]["lastName"], format!("Bulk{i}"), "search bulk{i}");
+    }
 }
 
 /// A contact as read, without what differs between two stores of the same body.

@@ -4,12 +4,9 @@
 
 use crate::domain::crm::Contact;
 use crate::store::error::StoreResult;
-use crate::store::query::{query, SqlConn};
+use crate::store::query::{query, rows_per_statement, SqlConn};
 
-/// Term rows per INSERT: three binds each, well under either backend's bind limit.
-const TERMS_PER_INSERT: usize = 1000;
-
-/// Replaces the terms of `contacts` with the ones they hold now: two statements per 1,000 terms.
+/// Replaces the terms of `contacts` with the ones they hold now.
 pub(super) async fn index_contacts<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
@@ -22,7 +19,8 @@ pub(super) async fn index_contacts<C: SqlConn>(
     index_new_contacts(conn, tenant, contacts).await
 }
 
-/// Writes the terms of contacts just created, which have none yet: one statement per 1,000 terms.
+/// Writes the terms of contacts just created, which have none yet: three binds a term, as few
+/// statements as [`SqlConn::MAX_BINDS`] allows.
 pub(super) async fn index_new_contacts<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
@@ -30,7 +28,7 @@ pub(super) async fn index_new_contacts<C: SqlConn>(
 ) -> StoreResult<()> {
     let rows: Vec<(i64, String)> =
         contacts.iter().flat_map(|c| c.search_terms().into_iter().map(move |t| (c.id, t))).collect();
-    for chunk in rows.chunks(TERMS_PER_INSERT) {
+    for chunk in rows.chunks(rows_per_statement::<C>(3)) {
         let mut qb = query("INSERT INTO crm_contact_terms (tenant_id, contact_id, term) ");
         qb.push_values(chunk, |row, (id, term)| {
             row.push_bind(tenant).push_bind(*id).push_bind(term.as_str());

@@ -15,16 +15,15 @@ use crate::store::crm::queries::{fetch_contacts, insert_revisions};
 use crate::store::crm::search::index_new_contacts;
 use crate::store::crm::Refusal;
 use crate::store::error::{StoreError, StoreResult};
-use crate::store::query::{query, Row, SqlConn};
+use crate::store::query::{query, rows_per_statement, Row, SqlConn};
 use crate::store::write::now;
 use crate::validation::{ErrorKind, FieldError};
 
-/// Most bind parameters per statement: under SQLite's 32,766 and Postgres' 65,535.
-const MAX_BINDS: usize = 30_000;
 /// Revisions per INSERT: each carries a whole contact, so fewer than the bind limit allows.
 const REVISIONS_PER_INSERT: usize = 200;
 
-/// Runs `INSERT INTO <head> VALUES ...` over `rows`, as many statements as the bind limit needs.
+/// Runs `INSERT INTO <head> VALUES ...` over `rows`, as many statements as
+/// [`SqlConn::MAX_BINDS`] needs.
 async fn insert_rows<'a, C: SqlConn, T>(
     conn: &mut C,
     head: &str,
@@ -32,7 +31,7 @@ async fn insert_rows<'a, C: SqlConn, T>(
     rows: &'a [T],
     bind: impl Fn(&mut Row<'_, 'a>, &'a T) + Copy,
 ) -> StoreResult<()> {
-    for chunk in rows.chunks((MAX_BINDS / binds_per_row).max(1)) {
+    for chunk in rows.chunks(rows_per_statement::<C>(binds_per_row)) {
         let mut qb = query(format!("INSERT INTO {head} "));
         qb.push_values(chunk, |row, item| bind(row, item));
         qb.execute(&mut *conn).await?;
@@ -78,7 +77,7 @@ pub(super) async fn create_all<C: SqlConn>(
     }
     let at = now();
     let mut ids: Vec<i64> = Vec::with_capacity(valid.len());
-    for chunk in valid.chunks(MAX_BINDS / 14) {
+    for chunk in valid.chunks(rows_per_statement::<C>(15)) {
         let mut qb = query(
             "INSERT INTO crm_contacts (tenant_id, contact_type, title, first_name, last_name, company_name, \
              account_id, job_title, gender, language, order_references, version, created_at, updated_at, \
@@ -116,7 +115,7 @@ pub(super) async fn create_all<C: SqlConn>(
     let contacts: Vec<_> = contacts.into_iter().map(|(c, _)| c).collect();
     let refs: Vec<_> = contacts.iter().collect();
     index_new_contacts(&mut *conn, tenant, &refs).await?;
-    for chunk in refs.chunks(REVISIONS_PER_INSERT) {
+    for chunk in refs.chunks(REVISIONS_PER_INSERT.min(rows_per_statement::<C>(7))) {
         let revisions: Vec<_> = chunk.iter().map(|c| (*c, Operation::Create)).collect();
         insert_revisions(&mut *conn, tenant, &revisions, author).await?;
     }
