@@ -8,7 +8,8 @@
 //! - `contact_set_replaces_total{dialect}`, `validation_failures_total{code}`, `crm_merges_total{outcome}`;
 //! - `idempotency_replays_total`: answers sent again for a repeated `Idempotency-Key`;
 //! - `webhook_deliveries_total{outcome}` (delivered, retrying, abandoned, failed) and
-//!   `webhook_delivery_lag_seconds` (histogram: event occurred to delivered).
+//!   `webhook_delivery_lag_seconds` (histogram: event occurred to delivered);
+//! - `sqlite_group_commit_members` (histogram, SQLite only): writes that shared one commit.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -30,6 +31,9 @@ use crate::store::Store;
 const LAG_BUCKETS: &[f64] =
     &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 6.0 * 3600.0, 24.0 * 3600.0];
 
+/// Writes per SQLite group commit: one to the group limit.
+const GROUP_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
 /// Latency buckets, in seconds: sub-millisecond to the request timeout.
 const LATENCY_BUCKETS: &[f64] =
     &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -42,6 +46,9 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), LATENCY_BUCKETS)
             .and_then(|b| {
                 b.set_buckets_for_metric(Matcher::Full("webhook_delivery_lag_seconds".into()), LAG_BUCKETS)
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("sqlite_group_commit_members".into()), GROUP_BUCKETS)
             })
             .expect("static buckets are valid");
         match builder.install_recorder() {

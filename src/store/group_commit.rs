@@ -141,7 +141,9 @@ impl<DB: Driver> GroupWriter<DB> {
                 Err(e.to_string())
             }
         };
-        metrics::histogram!("sqlite_group_commit_members").record(slot.released.len() as f64);
+        if !slot.released.is_empty() {
+            metrics::histogram!("sqlite_group_commit_members").record(slot.released.len() as f64);
+        }
         for member in slot.released.drain(..) {
             let _ = member.send(outcome.clone());
         }
