@@ -162,7 +162,7 @@ impl<B: Backend> AuditStore for SqlStore<B> {
 async fn prune<C: SqlConn>(conn: &mut C, before: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
     let ids: Vec<(i64,)> = query(format!(
         "SELECT id FROM audit_entries WHERE {} ORDER BY id LIMIT $2{}",
-        super::changes::older_than("audit_entries"),
+        super::pruning::older_than("audit_entries"),
         C::CLAIM_ROWS
     ))
     .bind(before)

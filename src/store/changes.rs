@@ -205,21 +205,10 @@ impl<B: Backend> ChangeStore for SqlStore<B> {
     }
 }
 
-/// The rows of `table` (events or audit entries) before its first row that occurred at or after
-/// `$1`. Ids follow time (each row is stamped as it is inserted), so this is what occurred before
-/// `$1`, to within the milliseconds two concurrent writers may differ by. It needs no index on
-/// `occurred_at`, which every write would pay for: the id order scan stops at the first row kept.
-pub(super) fn older_than(table: &str) -> String {
-    format!(
-        "id < COALESCE((SELECT k.id FROM {table} k WHERE k.occurred_at >= $1 ORDER BY k.id LIMIT 1), \
-         9223372036854775807)"
-    )
-}
-
 async fn prune<C: SqlConn>(conn: &mut C, before: DateTime<Utc>, batch: u32) -> StoreResult<u64> {
     let rows: Vec<(String, i64, i64)> = query(format!(
         "SELECT tenant_id, tx, id FROM events WHERE {} ORDER BY id LIMIT $2{}",
-        older_than("events"),
+        super::pruning::older_than("events"),
         C::CLAIM_ROWS
     ))
     .bind(before)

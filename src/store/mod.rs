@@ -33,6 +33,7 @@ pub mod keys;
 mod postgres;
 pub mod privacy;
 pub mod properties;
+mod pruning;
 mod query;
 mod session;
 mod sqlite;
