@@ -31,7 +31,7 @@ use super::error::{StoreError, StoreResult};
 use super::query::{query, Driver};
 
 /// Members whose savepoints one `COMMIT` takes at most.
-pub const MAX_GROUP: usize = 64;
+const MAX_GROUP: usize = 64;
 
 /// What a released member hears of its group's `COMMIT`.
 type Outcome = Result<(), String>;
@@ -131,21 +131,17 @@ impl<DB: Driver> GroupWriter<DB> {
     /// pool (so the checkpointer can take the writer's turn between groups).
     async fn finish(&self, slot: &mut Slot<DB>) {
         let Some(mut conn) = slot.open.take() else { return };
-        let committed = DB::execute(&mut *conn, query("COMMIT")).await;
         self.commits.fetch_add(1, Ordering::SeqCst);
-        let outcome = match committed {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let _ = DB::execute(&mut *conn, query("ROLLBACK")).await;
-                tracing::warn!(error = %e, members = slot.released.len(), "group commit failed");
-                Err(e.to_string())
-            }
-        };
         if !slot.released.is_empty() {
             metrics::histogram!("sqlite_group_commit_members").record(slot.released.len() as f64);
         }
-        for member in slot.released.drain(..) {
-            let _ = member.send(outcome.clone());
+        match DB::execute(&mut *conn, query("COMMIT")).await {
+            Ok(_) => tell(slot, Ok(())),
+            Err(e) => {
+                let _ = DB::execute(&mut *conn, query("ROLLBACK")).await;
+                tracing::warn!(error = %e, members = slot.released.len(), "group commit failed");
+                tell(slot, Err(e.to_string()));
+            }
         }
     }
 
@@ -155,9 +151,14 @@ impl<DB: Driver> GroupWriter<DB> {
         let Some(mut conn) = slot.open.take() else { return };
         let _ = DB::execute(&mut *conn, query("ROLLBACK")).await;
         tracing::warn!(error = %why, members = slot.released.len(), "group transaction lost");
-        for member in slot.released.drain(..) {
-            let _ = member.send(Err(why.to_string()));
-        }
+        tell(slot, Err(why.to_string()));
+    }
+}
+
+/// Tells every member released into the slot's group how it ended.
+fn tell<DB: Driver>(slot: &mut Slot<DB>, outcome: Outcome) {
+    for member in slot.released.drain(..) {
+        let _ = member.send(outcome.clone());
     }
 }
 
@@ -227,19 +228,15 @@ impl<DB: Driver> Turn<DB> {
         if !self.in_savepoint {
             return Ok(());
         }
-        let conn = self.conn();
-        let undone = match DB::execute(conn, query("ROLLBACK TO member")).await {
+        let undone = match DB::execute(self.conn(), query("ROLLBACK TO member")).await {
             Ok(_) => DB::execute(self.conn(), query("RELEASE member")).await.map(drop),
             Err(e) => Err(e),
         };
-        match &undone {
-            Ok(()) => self.in_savepoint = false,
-            Err(e) => {
-                // The transaction may be gone with this turn's work in it: end it for everyone.
-                GroupWriter::abort(self.slot(), e).await;
-                self.in_savepoint = false;
-            }
+        if let Err(e) = &undone {
+            // The transaction may be gone with this turn's work in it: end it for everyone.
+            GroupWriter::abort(self.slot(), e).await;
         }
+        self.in_savepoint = false;
         undone
     }
 
