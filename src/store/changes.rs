@@ -23,9 +23,19 @@ use crate::domain::change::{Change, ChangeType, Cursor, Event};
 /// A page of the feed, or the news that the cursor is older than the oldest kept event.
 #[derive(Debug)]
 pub enum Feed {
-    Page(Vec<Event>),
+    Page(EventPage),
     /// Events after the cursor were pruned: the client must resync from current state.
     Expired,
+}
+
+/// A page of events as the feed answers it, in JSON built by the database
+/// ([`Driver::EVENT_PAGE_JSON`]).
+#[derive(Debug)]
+pub struct EventPage {
+    /// The events, a JSON array of [`Event`]s in feed order.
+    pub items: String,
+    /// The last event's position; `None` when the page is empty.
+    pub last: Option<Cursor>,
 }
 
 /// Change-feed use cases.
@@ -191,7 +201,19 @@ impl<B: Backend> ChangeStore for SqlStore<B> {
                     return Ok(Feed::Expired);
                 }
             }
-            Ok(Feed::Page(events_after(&mut tx, tenant, after, limit, types).await?))
+            let page = events_query::<super::session::Tx<B::Db>>(
+                "",
+                tenant,
+                after.unwrap_or(Cursor::START),
+                limit,
+                types,
+            );
+            let (last_tx, last_id, items): (Option<i64>, Option<i64>, String) =
+                page.within(<B::Db as Driver>::EVENT_PAGE_JSON).fetch_optional(&mut tx).await?.ok_or_else(
+                    || super::error::StoreError::Other("an aggregate query returned no row".into()),
+                )?;
+            let last = last_tx.zip(last_id).map(|(tx, id)| Cursor { tx, id });
+            Ok(Feed::Page(EventPage { items, last }))
         }
         .await;
         Self::settle(tx, result, |_| true).await

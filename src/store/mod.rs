@@ -42,7 +42,7 @@ mod write;
 
 pub use audit::AuditStore;
 pub use backend::{Backend, PoolStatus, SqlStore};
-pub use changes::{ChangeStore, Feed};
+pub use changes::{ChangeStore, EventPage, Feed};
 pub use contact_sets::{
     ContactSetPaths, ContactSetRevision, ContactSetStore, ReplaceOutcome, RevisionSummary, StoredContactSet,
 };

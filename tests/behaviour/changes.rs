@@ -434,7 +434,42 @@ store_tests!(
     feed_pages_filters_and_isolates_tenants,
     pruned_cursors_are_gone,
     a_poller_sees_each_committed_write_once,
+    the_feed_writes_times_as_webhooks_do,
 );
+
+/// The feed's page is JSON built by the database, a webhook's body is the event serialised by the
+/// service: both write `occurred_at` the same way, whatever its fraction of a second.
+async fn the_feed_writes_times_as_webhooks_do(app: TestApp) {
+    let (_, start) = drain(&app, None, 100).await;
+    let times = ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.120Z", "2026-01-02T03:04:05.123456Z"];
+    let sqlite = app.pg_pool().is_none();
+    for (i, at) in times.iter().enumerate() {
+        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&chrono::Utc);
+        // As each store's driver writes a time: sqlx's RFC 3339 text on SQLite.
+        let stored = if sqlite { at.to_rfc3339() } else { at.to_string() };
+        app.exec_sql(&format!(
+            "INSERT INTO events (tenant_id, type, occurred_at, actor, data) \
+             VALUES ('t1', 'property.updated', '{stored}', 'clock', '{{\"property_id\": \"p{i}\"}}')"
+        ))
+        .await;
+    }
+    let (events, _) = drain(&app, Some(&start), 2).await;
+    let got: Vec<&Value> = events.iter().map(|e| &e["occurred_at"]).collect();
+    let serialised: Vec<Value> = times
+        .iter()
+        .map(|t| json!(chrono::DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&chrono::Utc)))
+        .collect();
+    assert_eq!(got, serialised.iter().collect::<Vec<_>>());
+    assert_eq!(
+        serialised,
+        json!(["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.120Z", "2026-01-02T03:04:05.123456Z"])
+            .as_array()
+            .unwrap()
+            .clone()
+    );
+    assert_eq!(events[2]["data"], json!({"property_id": "p2"}));
+    assert_eq!(events[0]["actor"], "clock");
+}
 
 /// On Postgres ids come from a sequence when the insert runs, so a transaction can commit after
 /// another that took a higher id. The feed must hold the later event back until the earlier
