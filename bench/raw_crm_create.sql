@@ -1,6 +1,6 @@
 -- pgbench: one CRM create (POST /api/v3/contacts) of bench/crm_contact.json (one e-mail, telephone and
 -- address) on Postgres, as create_contact in src/store/crm/contacts.rs runs it: BEGIN; the contact
--- insert; write_collections (each collection sent is cleared, then inserted); record in
+-- insert; write_collections (each collection sent is inserted: a new contact has none to clear); record in
 -- src/store/crm/queries.rs (load_contact: the row and its five collections; the revision insert;
 -- the contact.created event, changes::record in src/store/changes.rs); COMMIT. Same text; where
 -- pgbench cannot bind what the service binds, NULL parameters are literals, the revision's contact
@@ -9,11 +9,8 @@
 -- jsonb_build_object. BEGIN/COMMIT go out prepared here, as simple queries from sqlx.
 BEGIN;
 INSERT INTO crm_contacts (tenant_id, contact_type, title, first_name, last_name, company_name, account_id, job_title, gender, language, order_references, version, created_at, updated_at) VALUES (:tenant, :crm_type, :crm_title, :crm_first_name, :crm_last_name, NULL, NULL, NULL, NULL, NULL, :crm_order_references, 1, :at, :at) RETURNING id \gset
-DELETE FROM crm_contact_emails WHERE contact_id = :id;
 INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary) VALUES (:tenant, :id, :crm_new_email, :crm_email_type, :yes);
-DELETE FROM crm_contact_telephones WHERE contact_id = :id;
 INSERT INTO crm_contact_telephones (tenant_id, contact_id, number, e164, type, extension, country_code, is_primary) VALUES (:tenant, :id, :crm_number, :crm_e164, :crm_phone_type, NULL, NULL, :yes);
-DELETE FROM crm_contact_addresses WHERE contact_id = :id;
 INSERT INTO crm_contact_addresses (tenant_id, contact_id, address_line1, address_line2, city, postcode, state_province, country_code, is_primary) VALUES (:tenant, :id, :crm_address_line1, NULL, :crm_city, :crm_postcode, NULL, :crm_country, :yes);
 SELECT c.id, c.contact_type, c.title, c.first_name, c.last_name, c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, c.created_at, c.updated_at, c.merged_into FROM crm_contacts c WHERE c.tenant_id = :tenant AND c.id IN (:id) ORDER BY c.id;
 SELECT id, contact_id, email_address, type AS kind, is_primary FROM crm_contact_emails WHERE contact_id IN (:id) ORDER BY contact_id, id;

@@ -658,8 +658,7 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind(at)
     .fetch_one(&mut *tx)
     .await?;
-    // write_collections: each collection the body carries is cleared, then inserted.
-    sqlx::query("DELETE FROM crm_contact_emails WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
+    // write_collections of a new contact: each collection the body carries is inserted.
     sqlx::query(&format!(
         "INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary) {}",
         values(1, 5)
@@ -671,10 +670,6 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind(true)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM crm_contact_telephones WHERE contact_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query(&format!(
         "INSERT INTO crm_contact_telephones \
          (tenant_id, contact_id, number, e164, type, extension, country_code, is_primary) {}",
@@ -690,7 +685,6 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind(true)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM crm_contact_addresses WHERE contact_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query(&format!(
         "INSERT INTO crm_contact_addresses (tenant_id, contact_id, address_line1, address_line2, \
          city, postcode, state_province, country_code, is_primary) {}",

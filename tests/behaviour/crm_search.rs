@@ -12,6 +12,7 @@ store_tests!(
     search_matches_every_word_as_a_prefix,
     contacts_stored_before_search_get_terms_once_at_start,
     search_follows_every_write,
+    search_follows_writes_of_a_contact_with_very_many_terms,
     search_ranks_exact_words_first,
     cursor_pages_are_stable_under_inserts_and_deletes,
     cursor_pages_follow_relevance,
@@ -144,6 +145,53 @@ async fn search_follows_every_write(app: TestApp) {
     // Delete.
     app.delete(&path(&a["id"])).send().await.assert_status(204);
     assert!(search(&app, "king").await.is_empty());
+}
+
+/// A write keeps the terms a contact still has and rewrites the rest; a contact with more terms
+/// than one statement can name (SQLite takes 1,000 binds) has them all rewritten. Search follows
+/// its writes either way.
+async fn search_follows_writes_of_a_contact_with_very_many_terms(app: TestApp) {
+    // 20 addresses of 61 distinct three-letter words each: 1,220 terms and more.
+    let mut n = 0;
+    let mut word = || {
+        n += 1;
+        format!("{}{:02}", char::from(b'a' + u8::try_from(n / 100).unwrap()), n % 100)
+    };
+    let emails: Vec<Value> = (0..20)
+        .map(|_| {
+            let labels: Vec<String> = (0..61).map(|_| word()).collect();
+            json!({"emailAddress": format!("x@{}.example", labels.join("."))})
+        })
+        .collect();
+    let a = create(&app, json!({"lastName": "Many", "emailAddresses": emails})).await;
+    let other = create(&app, json!({"lastName": "Few"})).await;
+    assert_eq!(search(&app, "b07").await, [id(&a)]);
+    let r = post(&app, &format!("{}/telephones", path(&a["id"])), json!({"number": "+44 20 7946 0000"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    assert_eq!(search(&app, "+44 20 79").await, [id(&a)]);
+    assert_eq!(search(&app, "b07").await, [id(&a)], "a kept term is still found");
+    // The address holding b07 goes; its words with it.
+    let first_email = a["emailAddresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["emailAddress"].as_str().unwrap().contains(".b07."));
+    let email_id = first_email.expect("an address holds b07")["id"].clone();
+    app.delete(&format!("{}/emailAddresses/{email_id}", path(&a["id"]))).send().await.assert_status(204);
+    assert!(search(&app, "b07").await.is_empty());
+    assert_eq!(search(&app, "many").await, [id(&a)]);
+    // A contact of few terms takes the same path as any other.
+    let r = app.put(&path(&other["id"]), json!({"lastName": "Fewer", "firstName": "Ann"})).send().await;
+    r.assert_status(200);
+    assert!(search(&app, "few").await.contains(&id(&other)), "fewer starts with few");
+    assert_eq!(search(&app, "ann fewer").await, [id(&other)]);
+    let r = app.put(&path(&other["id"]), json!({"lastName": "Gone"})).send().await;
+    r.assert_status(200);
+    assert!(search(&app, "ann").await.is_empty());
+    assert!(search(&app, "fewer").await.is_empty());
+    assert_eq!(search(&app, "gone").await, [id(&other)]);
 }
 
 async fn search_ranks_exact_words_first(app: TestApp) {

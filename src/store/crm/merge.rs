@@ -157,7 +157,7 @@ pub(super) async fn merge<C: SqlConn>(
             .ok_or_else(|| StoreError::Other("merged contact vanished".into()))
     };
     let (p, s) = (get(primary)?, get(secondary)?);
-    super::search::index_contacts(&mut *conn, tenant, &[p]).await?;
+    super::search::reindex_contact(&mut *conn, tenant, p).await?;
     super::search::drop_terms(&mut *conn, &[secondary]).await?;
     insert_revisions(&mut *conn, tenant, &[(p, Operation::Merge), (s, Operation::MergedInto)], author)
         .await?;

@@ -258,7 +258,7 @@ pub(super) async fn record<C: SqlConn>(
     match op {
         Operation::AddNote | Operation::ReplaceCustomFields => {}
         Operation::Create => super::search::index_new_contacts(conn, tenant, &[&contact]).await?,
-        _ => super::search::index_contacts(conn, tenant, &[&contact]).await?,
+        _ => super::search::reindex_contact(conn, tenant, &contact).await?,
     }
     insert_revisions(conn, tenant, &[(&contact, op)], author).await?;
     let kind = if op == Operation::Create { ChangeType::ContactCreated } else { ChangeType::ContactUpdated };
@@ -526,31 +526,51 @@ pub(super) async fn clear_collection<C: SqlConn>(conn: &mut C, table: &str, id: 
     Ok(())
 }
 
-/// Writes the collections a draft carries, replacing what is stored.
+/// What a contact holds before its collections are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Held {
+    /// Nothing: the contact was just inserted, so there is nothing to clear.
+    Nothing,
+    /// Its stored collections, which each collection the draft carries replaces.
+    Stored,
+}
+
+/// Writes the collections a draft carries, replacing what is stored (`held`).
 pub(super) async fn write_collections<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
     id: i64,
     d: &ContactDraft,
+    held: Held,
 ) -> StoreResult<()> {
     if let Some(items) = &d.email_addresses {
-        clear_collection(conn, "crm_contact_emails", id).await?;
+        if held == Held::Stored {
+            clear_collection(conn, "crm_contact_emails", id).await?;
+        }
         insert_emails(conn, tenant, id, items).await?;
     }
     if let Some(items) = &d.telephones {
-        clear_collection(conn, "crm_contact_telephones", id).await?;
+        if held == Held::Stored {
+            clear_collection(conn, "crm_contact_telephones", id).await?;
+        }
         insert_telephones(conn, tenant, id, items).await?;
     }
     if let Some(items) = &d.addresses {
-        clear_collection(conn, "crm_contact_addresses", id).await?;
+        if held == Held::Stored {
+            clear_collection(conn, "crm_contact_addresses", id).await?;
+        }
         insert_addresses(conn, tenant, id, items).await?;
     }
     if let Some(items) = &d.property_ids {
-        clear_collection(conn, "crm_contact_properties", id).await?;
+        if held == Held::Stored {
+            clear_collection(conn, "crm_contact_properties", id).await?;
+        }
         insert_properties(conn, tenant, id, items).await?;
     }
     if let Some(items) = &d.custom_fields {
-        clear_collection(conn, "crm_contact_custom_fields", id).await?;
+        if held == Held::Stored {
+            clear_collection(conn, "crm_contact_custom_fields", id).await?;
+        }
         insert_custom_fields(conn, tenant, id, items).await?;
     }
     Ok(())

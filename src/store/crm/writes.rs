@@ -3,7 +3,7 @@
 
 use sqlx::types::Json;
 
-use super::queries::{check_stored_rules, finish, lock, primary_country, record, write_collections};
+use super::queries::{check_stored_rules, finish, lock, primary_country, record, write_collections, Held};
 use super::{refuse_on, CrmResult};
 use crate::domain::crm::{Contact, ContactDraft, IfMatch, Operation};
 use crate::store::query::{query, SqlConn};
@@ -40,7 +40,7 @@ pub(super) async fn create_in<C: SqlConn>(
     .bind(draft.external_id.as_deref())
     .fetch_one(&mut *tx)
     .await?;
-    write_collections(&mut *tx, tenant, id, &draft).await?;
+    write_collections(&mut *tx, tenant, id, &draft, Held::Nothing).await?;
     let contact = refuse_on!(record(&mut *tx, tenant, id, Operation::Create, author).await?);
     Ok(Ok(contact))
 }
@@ -101,7 +101,7 @@ pub(super) async fn overwrite<C: SqlConn>(
     .bind(draft.external_id.as_deref())
     .execute(&mut *tx)
     .await?;
-    write_collections(&mut *tx, tenant, id, &draft).await?;
+    write_collections(&mut *tx, tenant, id, &draft, Held::Stored).await?;
     let contact = refuse_on!(finish(&mut *tx, tenant, id, Operation::Replace, author).await?);
     Ok(Ok(contact))
 }
