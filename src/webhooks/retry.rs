@@ -1,5 +1,10 @@
 //! When a failed event is tried again: exponential backoff from a base delay, with jitter, until
-//! the event has failed for longer than the retry window.
+//! the retry window since the event happened has closed.
+//!
+//! The window counts from the event, not from its first failed attempt: events wait behind a
+//! failing one (delivery keeps feed order), and counted from their own first attempt, a receiver
+//! that stayed down would cost each waiting event a whole window, so the subscription would fall
+//! further behind every day until its events were pruned before it reached them.
 
 use std::time::Duration;
 
@@ -19,18 +24,21 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// After the attempt at `now` failed, with `attempts` failures before it and the first one at
-    /// `first_failed_at` (none: this is the first): retry after `base * 2^attempts` (capped, ±20%
-    /// jitter so that receivers coming back are not hit by every subscription at once), but no later
-    /// than the end of the window, so the last attempt comes when the window closes; once it is
-    /// closed, give up.
+    /// After the attempt at `now` of an event that occurred at `occurred_at` failed, with
+    /// `attempts` failures before it and the first one at `first_failed_at` (none: this is the
+    /// first): retry after `base * 2^attempts` (capped, ±20% jitter so that receivers coming back
+    /// are not hit by every subscription at once), but no later than the end of the window, so the
+    /// last attempt comes when the window closes; once it is closed, give up. An event is always
+    /// tried twice: one already past its window when it first fails is retried once, at once.
     pub fn after_failure(
         &self,
         now: DateTime<Utc>,
+        occurred_at: DateTime<Utc>,
         attempts: u32,
         first_failed_at: Option<DateTime<Utc>>,
     ) -> AfterFailure {
-        let first = first_failed_at.unwrap_or(now);
+        // The earlier of the two: the database's clock may run ahead of this process's.
+        let first = occurred_at.min(first_failed_at.unwrap_or(now));
         let window_end = first + TimeDelta::from_std(self.window).unwrap_or(TimeDelta::MAX);
         if first_failed_at.is_some() && now >= window_end {
             return AfterFailure::Abandon;
@@ -52,7 +60,8 @@ mod tests {
         attempts: u32,
         first: Option<DateTime<Utc>>,
     ) -> TimeDelta {
-        match policy.after_failure(now, attempts, first) {
+        // An event that just happened: its window counts from its first failure.
+        match policy.after_failure(now, first.unwrap_or(now), attempts, first) {
             AfterFailure::RetryAt(next) => next - now,
             AfterFailure::Abandon => panic!("abandoned"),
         }
@@ -72,6 +81,30 @@ mod tests {
         let first_failed = now - TimeDelta::hours(24) + TimeDelta::milliseconds(100);
         assert!(at(&p, now, 10, Some(first_failed)) <= TimeDelta::milliseconds(100));
         let later = now + TimeDelta::milliseconds(100);
-        assert!(matches!(p.after_failure(later, 11, Some(first_failed)), AfterFailure::Abandon));
+        assert!(matches!(
+            p.after_failure(later, first_failed, 11, Some(first_failed)),
+            AfterFailure::Abandon
+        ));
+    }
+
+    #[test]
+    fn the_window_counts_from_the_event() {
+        let p = RetryPolicy { base: Duration::from_secs(1), window: Duration::from_secs(24 * 3600) };
+        let now = Utc::now();
+        // An event that waited 23 h behind a failing one has an hour of retries left, not 24.
+        let waited = now - TimeDelta::hours(23);
+        match p.after_failure(now, waited, 0, None) {
+            AfterFailure::RetryAt(next) => assert!(next - now <= TimeDelta::milliseconds(1200)),
+            AfterFailure::Abandon => panic!("abandoned on its first failure"),
+        }
+        let late = now + TimeDelta::minutes(61);
+        assert!(matches!(p.after_failure(late, waited, 12, Some(now)), AfterFailure::Abandon));
+        // One that waited past its window is retried once, at once, then given up.
+        let stale = now - TimeDelta::hours(30);
+        match p.after_failure(now, stale, 0, None) {
+            AfterFailure::RetryAt(next) => assert!(next <= now),
+            AfterFailure::Abandon => panic!("abandoned without a retry"),
+        }
+        assert!(matches!(p.after_failure(now, stale, 1, Some(now)), AfterFailure::Abandon));
     }
 }

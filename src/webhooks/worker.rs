@@ -189,6 +189,7 @@ async fn deliver<S: WebhookStore>(
             }
             let after = config.retry.after_failure(
                 sent.result.attempted_at,
+                event.occurred_at,
                 webhook.attempts,
                 webhook.first_failed_at,
             );

@@ -274,6 +274,40 @@ async fn an_event_failing_past_the_retry_window_is_abandoned(app: TestApp) {
     assert!(metrics.body.as_str().unwrap().contains(r#"webhook_deliveries_total{outcome="abandoned"}"#));
 }
 
+/// The window counts from each event, not from its first attempt: events that waited behind a
+/// failing one (or for a receiver that was down) past the window get two attempts each, then are
+/// abandoned, rather than a whole window of retries each.
+async fn a_backlog_older_than_the_window_is_given_up_quickly(app: TestApp) {
+    let receiver = Receiver::start(|_, _, _| Answer::status(503)).await;
+    let hook = subscribe(&app, &receiver, "down", json!([])).await;
+    for i in 0..4 {
+        write_property(&app, &format!("d{i}")).await;
+    }
+    let events = feed(&app, 4).await;
+    let window = Duration::from_millis(300);
+    // Every event is older than the window by the time delivery starts.
+    tokio::time::sleep(window + Duration::from_millis(200)).await;
+    // A base far below the window: counted from the first attempt, each event would be retried
+    // several times.
+    let worker = app.start_webhook_worker(worker(Duration::from_millis(20), window));
+    let hook_id = hook["id"].as_str().unwrap();
+    let start = Instant::now();
+    let attempts = loop {
+        let attempts = deliveries(&app, hook_id).await;
+        if attempts.iter().filter(|a| a["outcome"] == "abandoned").count() == events.len() {
+            break attempts;
+        }
+        assert!(start.elapsed() < WAIT, "not every event was abandoned: {attempts:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    worker.stop().await;
+    for event in &events {
+        let outcomes: Vec<&Value> =
+            attempts.iter().filter(|a| a["event_id"] == event["id"]).map(|a| &a["outcome"]).collect();
+        assert_eq!(outcomes, [&json!("retrying"), &json!("abandoned")], "{attempts:#?}");
+    }
+}
+
 async fn the_retry_route_resends_an_attempt(app: TestApp) {
     let receiver = Receiver::start(|_, _, _| Answer::OK).await;
     let hook = subscribe(&app, &receiver, "again", json!([])).await;
@@ -360,6 +394,7 @@ store_tests!(
     events_are_delivered_signed_and_in_order => private_targets(),
     failed_deliveries_back_off_then_succeed => private_targets(),
     an_event_failing_past_the_retry_window_is_abandoned => private_targets(),
+    a_backlog_older_than_the_window_is_given_up_quickly => private_targets(),
     the_retry_route_resends_an_attempt => private_targets(),
     a_slow_receiver_does_not_slow_writes => private_targets(),
     deliveries_refuse_internal_targets_at_send_time => private_targets(),
