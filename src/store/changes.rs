@@ -28,7 +28,7 @@ pub enum Feed {
     Expired,
 }
 
-/// A page of events as the feed answers it, in JSON built by the database
+/// A page of events as the feed answers it: its JSON, built by the database or by the service
 /// ([`Driver::EVENT_PAGE_JSON`]).
 #[derive(Debug)]
 pub struct EventPage {
@@ -36,6 +36,14 @@ pub struct EventPage {
     pub items: String,
     /// The last event's position; `None` when the page is empty.
     pub last: Option<Cursor>,
+}
+
+impl EventPage {
+    fn of(events: &[Event]) -> StoreResult<Self> {
+        let items = serde_json::to_string(events)
+            .map_err(|e| super::error::StoreError::Other(format!("serialising events: {e}")))?;
+        Ok(EventPage { items, last: events.last().map(|e| e.id) })
+    }
 }
 
 /// Change-feed use cases.
@@ -201,6 +209,10 @@ impl<B: Backend> ChangeStore for SqlStore<B> {
                     return Ok(Feed::Expired);
                 }
             }
+            let Some(outer) = <B::Db as Driver>::EVENT_PAGE_JSON else {
+                let events = events_after(&mut tx, tenant, after, limit, types).await?;
+                return Ok(Feed::Page(EventPage::of(&events)?));
+            };
             let page = events_query::<super::session::Tx<B::Db>>(
                 "",
                 tenant,
@@ -209,9 +221,9 @@ impl<B: Backend> ChangeStore for SqlStore<B> {
                 types,
             );
             let (last_tx, last_id, items): (Option<i64>, Option<i64>, String) =
-                page.within(<B::Db as Driver>::EVENT_PAGE_JSON).fetch_optional(&mut tx).await?.ok_or_else(
-                    || super::error::StoreError::Other("an aggregate query returned no row".into()),
-                )?;
+                page.within(outer).fetch_optional(&mut tx).await?.ok_or_else(|| {
+                    super::error::StoreError::Other("an aggregate query returned no row".into())
+                })?;
             let last = last_tx.zip(last_id).map(|(tx, id)| Cursor { tx, id });
             Ok(Feed::Page(EventPage { items, last }))
         }
