@@ -87,6 +87,55 @@ async fn create_read_and_headers(app: TestApp) {
     app.get("/api/v3/contacts/abc").send().await.assert_problem(400);
 }
 
+/// A create answers the contact it built from the request and the ids its inserts handed out, and
+/// records that as the first revision; read back, the stored contact is the same in every field and
+/// order (several items a collection, the primary not first, property ids sent out of order).
+async fn a_created_contact_reads_back_as_answered(app: TestApp) {
+    for id in ["zeta", "alpha", "mid"] {
+        crate::fixtures::property(&app, id, &format!("bk-{id}")).await;
+    }
+    let body = json!({
+        "contactType": "COMPANY",
+        "companyName": "Jansen & Zn",
+        "externalId": "ext-7",
+        "gender": "male",
+        "orderReferences": ["B-2", "A-1"],
+        "propertyIds": ["zeta", "alpha", "mid"],
+        "emailAddresses": [
+            {"emailAddress": "b@example.com"},
+            {"emailAddress": "a@example.com", "type": "HOME", "primary": true},
+            {"emailAddress": "c@example.com", "type": "WORK"}
+        ],
+        "telephones": [
+            {"number": "+31 20 123 4567", "type": "HOME", "extension": "12"},
+            {"number": "+44 20 7946 0000", "primary": true},
+            {"number": "06 1234 5678", "countryCode": "NL"}
+        ],
+        "addresses": [
+            {"addressLine1": "Damrak 1", "city": "Amsterdam", "countryCode": "NL"},
+            {"addressLine1": "1 High St", "addressLine2": "Flat 2", "city": "London", "postcode": "SW1A 1AA",
+             "stateProvince": "London", "countryCode": "gb", "primary": true}
+        ],
+        "customFields": [
+            {"name": "vip", "type": "BOOLEAN", "value": false},
+            {"name": "visits", "type": "NUMBER", "value": 12.5},
+            {"name": "since", "type": "DATE", "value": "2024-02-29"},
+            {"name": "note", "type": "STRING", "value": "ok"}
+        ]
+    });
+    let answered = create(&app, body).await;
+    assert_eq!(answered["propertyIds"], json!(["alpha", "mid", "zeta"]));
+    assert_eq!(answered["addresses"][1]["primary"], true);
+    let read = app.get(&path(&answered["id"])).send().await;
+    read.assert_status(200);
+    assert_eq!(read.body, answered, "the stored contact is the one the create answered");
+    let r = app.get(&format!("{}/revisions", path(&answered["id"]))).send().await;
+    r.assert_status(200);
+    assert_eq!(r.body[0]["contact"], answered, "the first revision is the contact as created");
+    let minimal = create(&app, json!({"lastName": "Bare"})).await;
+    assert_eq!(app.get(&path(&minimal["id"])).send().await.body, minimal);
+}
+
 async fn validation_reports_every_error_and_changes_nothing(app: TestApp) {
     let r = post(
         &app,
@@ -746,6 +795,7 @@ async fn revisions_representation_has_its_own_etag(app: TestApp) {
 
 store_tests!(
     create_read_and_headers,
+    a_created_contact_reads_back_as_answered,
     validation_reports_every_error_and_changes_nothing,
     overwrite_replaces_scalars_and_sent_collections_only,
     if_match_guards_writes,

@@ -255,16 +255,33 @@ pub(super) async fn record<C: SqlConn>(
     author: &str,
 ) -> CrmResult<Contact> {
     let contact = refuse_on!(load_contact(conn, tenant, id).await?);
+    record_loaded(conn, tenant, &contact, op, author).await?;
+    Ok(Ok(contact))
+}
+
+/// Indexes `contact` as it is now, appends it as a revision and records the change.
+pub(super) async fn record_loaded<C: SqlConn>(
+    conn: &mut C,
+    tenant: &str,
+    contact: &Contact,
+    op: Operation,
+    author: &str,
+) -> StoreResult<()> {
     match op {
         Operation::AddNote | Operation::ReplaceCustomFields => {}
-        Operation::Create => super::search::index_new_contacts(conn, tenant, &[&contact]).await?,
-        _ => super::search::reindex_contact(conn, tenant, &contact).await?,
+        Operation::Create => super::search::index_new_contacts(conn, tenant, &[contact]).await?,
+        _ => super::search::reindex_contact(conn, tenant, contact).await?,
     }
-    insert_revisions(conn, tenant, &[(&contact, op)], author).await?;
+    insert_revisions(conn, tenant, &[(contact, op)], author).await?;
     let kind = if op == Operation::Create { ChangeType::ContactCreated } else { ChangeType::ContactUpdated };
-    changes::record(conn, tenant, author, contact.updated_at, &Change::contact(kind, id, contact.version))
-        .await?;
-    Ok(Ok(contact))
+    changes::record(
+        conn,
+        tenant,
+        author,
+        contact.updated_at,
+        &Change::contact(kind, contact.id, contact.version),
+    )
+    .await
 }
 
 pub(super) async fn insert_revisions<C: SqlConn>(
@@ -405,14 +422,24 @@ pub(super) async fn check_stored_rules<C: SqlConn>(
     Ok(if errors.is_empty() { Ok(()) } else { Err(Refusal::Invalid(errors)) })
 }
 
+/// Runs a multi-row INSERT, answering the new rows' ids in VALUES order: ids are handed out in that
+/// order, and sorting them restores it (RETURNING's own order is not promised).
+async fn returning_ids<C: SqlConn>(mut qb: Sql<'_>, conn: &mut C) -> StoreResult<Vec<i64>> {
+    qb.push(" RETURNING id");
+    let rows: Vec<(i64,)> = qb.fetch_all(&mut *conn).await?;
+    let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 pub(super) async fn insert_emails<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
     id: i64,
     items: &[EmailDraft],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<i64>> {
     if items.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut qb =
         query("INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary) ");
@@ -423,8 +450,7 @@ pub(super) async fn insert_emails<C: SqlConn>(
             .push_bind(e.kind.as_deref())
             .push_bind(e.primary);
     });
-    qb.execute(&mut *conn).await?;
-    Ok(())
+    returning_ids(qb, conn).await
 }
 
 pub(super) async fn insert_telephones<C: SqlConn>(
@@ -432,9 +458,9 @@ pub(super) async fn insert_telephones<C: SqlConn>(
     tenant: &str,
     id: i64,
     items: &[TelephoneDraft],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<i64>> {
     if items.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut qb = query(
         "INSERT INTO crm_contact_telephones \
@@ -450,8 +476,7 @@ pub(super) async fn insert_telephones<C: SqlConn>(
             .push_bind(t.country_code.as_deref())
             .push_bind(t.primary);
     });
-    qb.execute(&mut *conn).await?;
-    Ok(())
+    returning_ids(qb, conn).await
 }
 
 pub(super) async fn insert_addresses<C: SqlConn>(
@@ -459,9 +484,9 @@ pub(super) async fn insert_addresses<C: SqlConn>(
     tenant: &str,
     id: i64,
     items: &[AddressDraft],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<i64>> {
     if items.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut qb = query(
         "INSERT INTO crm_contact_addresses (tenant_id, contact_id, address_line1, address_line2, \
@@ -478,8 +503,7 @@ pub(super) async fn insert_addresses<C: SqlConn>(
             .push_bind(a.country_code.as_str())
             .push_bind(a.primary);
     });
-    qb.execute(&mut *conn).await?;
-    Ok(())
+    returning_ids(qb, conn).await
 }
 
 pub(super) async fn insert_properties<C: SqlConn>(
@@ -535,6 +559,14 @@ pub(super) enum Held {
     Stored,
 }
 
+/// The ids of the items [`write_collections`] inserted, in the draft's order.
+#[derive(Debug, Default)]
+pub(super) struct ItemIds {
+    pub emails: Vec<i64>,
+    pub telephones: Vec<i64>,
+    pub addresses: Vec<i64>,
+}
+
 /// Writes the collections a draft carries, replacing what is stored (`held`).
 pub(super) async fn write_collections<C: SqlConn>(
     conn: &mut C,
@@ -542,24 +574,25 @@ pub(super) async fn write_collections<C: SqlConn>(
     id: i64,
     d: &ContactDraft,
     held: Held,
-) -> StoreResult<()> {
+) -> StoreResult<ItemIds> {
+    let mut ids = ItemIds::default();
     if let Some(items) = &d.email_addresses {
         if held == Held::Stored {
             clear_collection(conn, "crm_contact_emails", id).await?;
         }
-        insert_emails(conn, tenant, id, items).await?;
+        ids.emails = insert_emails(conn, tenant, id, items).await?;
     }
     if let Some(items) = &d.telephones {
         if held == Held::Stored {
             clear_collection(conn, "crm_contact_telephones", id).await?;
         }
-        insert_telephones(conn, tenant, id, items).await?;
+        ids.telephones = insert_telephones(conn, tenant, id, items).await?;
     }
     if let Some(items) = &d.addresses {
         if held == Held::Stored {
             clear_collection(conn, "crm_contact_addresses", id).await?;
         }
-        insert_addresses(conn, tenant, id, items).await?;
+        ids.addresses = insert_addresses(conn, tenant, id, items).await?;
     }
     if let Some(items) = &d.property_ids {
         if held == Held::Stored {
@@ -573,7 +606,7 @@ pub(super) async fn write_collections<C: SqlConn>(
         }
         insert_custom_fields(conn, tenant, id, items).await?;
     }
-    Ok(())
+    Ok(ids)
 }
 
 /// Makes the oldest item primary when a non-empty collection has none.

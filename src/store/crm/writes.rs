@@ -1,11 +1,15 @@
 //! The contact writes a single request and a batch item share, each inside the caller's write
 //! transaction: a create, and an overwrite (PUT, PATCH, or a batch update).
 
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::queries::{check_stored_rules, finish, lock, primary_country, record, write_collections, Held};
+use super::queries::{
+    check_stored_rules, finish, lock, primary_country, record_loaded, write_collections, Held, ItemIds,
+};
 use super::{refuse_on, CrmResult};
-use crate::domain::crm::{Contact, ContactDraft, IfMatch, Operation};
+use crate::domain::crm::{Address, Contact, ContactDraft, EmailAddress, IfMatch, Operation, Telephone};
+use crate::store::error::{StoreError, StoreResult};
 use crate::store::query::{query, SqlConn};
 use crate::store::write::now;
 
@@ -40,9 +44,71 @@ pub(super) async fn create_in<C: SqlConn>(
     .bind(draft.external_id.as_deref())
     .fetch_one(&mut *tx)
     .await?;
-    write_collections(&mut *tx, tenant, id, &draft, Held::Nothing).await?;
-    let contact = refuse_on!(record(&mut *tx, tenant, id, Operation::Create, author).await?);
+    let ids = write_collections(&mut *tx, tenant, id, &draft, Held::Nothing).await?;
+    // Built from what was just written rather than read back: six queries fewer in the writer's
+    // turn. `a_created_contact_reads_back_as_answered` holds the two equal.
+    let contact = created(id, draft, ids, at)?;
+    record_loaded(&mut *tx, tenant, &contact, Operation::Create, author).await?;
     Ok(Ok(contact))
+}
+
+/// The contact a create stored: the draft, with the ids the inserts handed out and the order a
+/// read gives (items by id, which is the draft's order; property ids sorted).
+fn created(id: i64, draft: ContactDraft, ids: ItemIds, at: DateTime<Utc>) -> StoreResult<Contact> {
+    fn zip<D, T>(drafts: Option<Vec<D>>, ids: Vec<i64>, item: impl Fn(i64, D) -> T) -> StoreResult<Vec<T>> {
+        let drafts = drafts.unwrap_or_default();
+        if drafts.len() != ids.len() {
+            return Err(StoreError::Other("an insert returned another number of ids".into()));
+        }
+        Ok(ids.into_iter().zip(drafts).map(|(id, d)| item(id, d)).collect())
+    }
+    let mut property_ids = draft.property_ids.unwrap_or_default();
+    property_ids.sort_unstable();
+    property_ids.dedup();
+    Ok(Contact {
+        id,
+        contact_type: draft.contact_type,
+        title: draft.title,
+        first_name: draft.first_name,
+        last_name: draft.last_name,
+        company_name: draft.company_name,
+        account_id: draft.account_id,
+        job_title: draft.job_title,
+        gender: draft.gender,
+        language: draft.language,
+        external_id: draft.external_id,
+        property_ids,
+        order_references: draft.order_references.unwrap_or_default(),
+        email_addresses: zip(draft.email_addresses, ids.emails, |id, e| EmailAddress {
+            id,
+            email_address: e.email_address,
+            kind: e.kind,
+            primary: e.primary,
+        })?,
+        telephones: zip(draft.telephones, ids.telephones, |id, t| Telephone {
+            id,
+            number: t.number,
+            e164: t.e164.unwrap_or_default(),
+            kind: t.kind,
+            extension: t.extension,
+            country_code: t.country_code,
+            primary: t.primary,
+        })?,
+        addresses: zip(draft.addresses, ids.addresses, |id, a| Address {
+            id,
+            address_line1: a.address_line1,
+            address_line2: a.address_line2,
+            city: a.city,
+            postcode: a.postcode,
+            state_province: a.state_province,
+            country_code: a.country_code,
+            primary: a.primary,
+        })?,
+        custom_fields: draft.custom_fields.unwrap_or_default(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    })
 }
 
 /// An overwrite inside the caller's write transaction (a PUT, or one item of a batch).
