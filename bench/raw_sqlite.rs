@@ -661,9 +661,10 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind(at)
     .fetch_one(&mut *tx)
     .await?;
-    // write_collections of a new contact: each collection the body carries is inserted.
+    // write_collections of a new contact: each collection the body carries is inserted, RETURNING
+    // its ids.
     sqlx::query(&format!(
-        "INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary) {}",
+        "INSERT INTO crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary) {} RETURNING id",
         values(1, 5)
     ))
     .bind(tenant)
@@ -671,11 +672,11 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind("new.guest@bench.example")
     .bind(Some("WORK"))
     .bind(true)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
     sqlx::query(&format!(
         "INSERT INTO crm_contact_telephones \
-         (tenant_id, contact_id, number, e164, type, extension, country_code, is_primary) {}",
+         (tenant_id, contact_id, number, e164, type, extension, country_code, is_primary) {} RETURNING id",
         values(1, 8)
     ))
     .bind(tenant)
@@ -686,11 +687,11 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind(None::<&str>)
     .bind(None::<&str>)
     .bind(true)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
     sqlx::query(&format!(
         "INSERT INTO crm_contact_addresses (tenant_id, contact_id, address_line1, address_line2, \
-         city, postcode, state_province, country_code, is_primary) {}",
+         city, postcode, state_province, country_code, is_primary) {} RETURNING id",
         values(1, 9)
     ))
     .bind(tenant)
@@ -702,10 +703,10 @@ async fn crm_create(shared: &Shared, conn: &mut SqliteConnection) -> anyhow::Res
     .bind(None::<&str>)
     .bind("NL")
     .bind(true)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    // record: reload (six queries), the revision and the event.
-    fetch_contacts(&mut tx, tenant, &[id]).await?;
+    // record_loaded: no read back (the store builds the contact from the draft), the revision and
+    // the event.
     insert_revision(shared, &mut tx, id, 1, "CREATE", at).await?;
     let data = format!("{{\"contact_id\":{id},\"version\":1}}");
     record_event(shared, &mut tx, "contact.created", at, data).await?;
