@@ -93,8 +93,8 @@ pub async fn list_changes<S: Store>(
     }
 }
 
-/// `{"items": [...], "next": "..."}` around the page's JSON as the store built it, which is not
-/// parsed again: the feed's page is served as the database wrote it.
+/// `{"items": [...], "next": "..."}` around the page's JSON as the store built it (on SQLite, the
+/// database), which is not parsed again.
 fn page_response(page: EventPage, after: Option<Cursor>) -> Response {
     let next = page.last.or(after).unwrap_or(Cursor::START);
     // A cursor is two integers and a dash: nothing in it needs escaping.

@@ -77,21 +77,40 @@ pub(crate) async fn record<C: SqlConn>(
     at: DateTime<Utc>,
     change: &Change,
 ) -> StoreResult<()> {
+    record_after(conn, None, tenant, actor, at, change).await
+}
+
+/// [`record`], sent as one statement with `write` when given (the use case's last write, one that
+/// returns nothing): recording the change then costs the write no statement of its own.
+///
+/// One statement on Postgres (writable CTEs, which all run whether or not anything reads them);
+/// one text on SQLite, whose driver runs every statement of a text with the same numbered binds,
+/// so the write pays one trip to the connection's thread for all of them rather than one each.
+pub(crate) async fn record_after<C: SqlConn>(
+    conn: &mut C,
+    write: Option<Sql<'_>>,
+    tenant: &str,
+    actor: &str,
+    at: DateTime<Utc>,
+    change: &Change,
+) -> StoreResult<()> {
     let action = AuditAction::of_change(change);
-    let event_text =
-        "INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5)";
-    let event = |text: String| {
-        query(text).bind(tenant).bind(change.kind.as_str()).bind(at).bind(actor).bind(Json(&change.data))
+    let event = "INSERT INTO events (tenant_id, type, occurred_at, actor, data) ";
+    let mut sql = match (write, C::WRITABLE_CTE) {
+        (None, true) => query(format!("WITH event AS ({event}")),
+        (None, false) => query(event),
+        (Some(write), true) => write.within(&format!("WITH write AS ({{inner}}), event AS ({event}")),
+        (Some(write), false) => write.within(&format!("{{inner}}; {event}")),
     };
-    // One statement on Postgres (a writable CTE); two in one call on SQLite, whose driver runs every
-    // statement of a text with the same numbered binds, so the write pays one trip to the
-    // connection's thread for both rather than one each.
-    let joined = if C::WRITABLE_CTE {
-        format!("WITH event AS ({event_text}) INSERT INTO audit_entries ({}) ", audit::COLUMNS)
-    } else {
-        format!("{event_text}; INSERT INTO audit_entries ({}) ", audit::COLUMNS)
-    };
-    let mut sql = event(joined);
+    sql.push_values([change], |row, change| {
+        row.push_bind(tenant)
+            .push_bind(change.kind.as_str())
+            .push_bind(at)
+            .push_bind(actor)
+            .push_bind(Json(&change.data));
+    });
+    sql.push(if C::WRITABLE_CTE { ") " } else { "; " });
+    sql.push(format!("INSERT INTO audit_entries ({}) ", audit::COLUMNS));
     audit::push_entry(&mut sql, tenant, at, audit::Origin::current(actor), &action);
     sql.execute(conn).await?;
     Ok(())

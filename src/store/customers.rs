@@ -167,16 +167,9 @@ impl<B: Backend> CustomerStore for SqlStore<B> {
                     .push_bind(now);
             });
             insert.push(ON_CONFLICT_REPLACE);
-            insert.execute(&mut tx).await?;
             let types = contacts.contacts().iter().map(|c| c.contact_type.as_str().to_owned()).collect();
-            changes::record(
-                &mut tx,
-                tenant,
-                actor,
-                now,
-                &Change::customer_contacts(customer_id.as_str(), types),
-            )
-            .await?;
+            let change = Change::customer_contacts(customer_id.as_str(), types);
+            changes::record_after(&mut tx, Some(insert), tenant, actor, now, &change).await?;
             Ok(if created_at == now { Written::Created } else { Written::Updated })
         }
         .await;

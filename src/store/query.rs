@@ -87,9 +87,10 @@ pub fn query<'q>(text: impl Into<Cow<'q, str>>) -> Sql<'q> {
 }
 
 impl<'q> Sql<'q> {
-    /// This statement as the subquery `{page}` of `outer`, its arguments kept.
+    /// This statement in place of `{inner}` in `outer` (a subquery, a CTE, the first statement of
+    /// a text), its arguments kept, so binds pushed after it number on from its own.
     pub fn within(mut self, outer: &str) -> Self {
-        self.text = Cow::Owned(outer.replace("{page}", &self.text));
+        self.text = Cow::Owned(outer.replace("{inner}", &self.text));
         self
     }
 
@@ -251,7 +252,7 @@ pub trait Driver: sqlx::Database {
     const WRITABLE_CTE: bool;
     const BYTES_CONTAINS: &'static str;
     const MAX_BINDS: usize;
-    /// How a page of events comes back: `Some(outer)` runs the page's query (in place of `{page}`)
+    /// How a page of events comes back: `Some(outer)` runs the page's query (in place of `{inner}`)
     /// inside `outer`, which answers one row: the last event's `tx` and `id` (null when none) and the
     /// page as the feed's JSON array, [`crate::domain::change::Event`]'s shape with `occurred_at`
     /// as chrono writes it. `None`: the events come as rows, serialised by the service.
@@ -377,7 +378,7 @@ impl Driver for Sqlite {
     const EVENT_PAGE_JSON: Option<&'static str> = Some(
         "SELECT tx, max(id), json_group_array(json_object('id', tx || '-' || id, 'type', type, \
          'occurred_at', replace(occurred_at, '+00:00', 'Z'), 'actor', actor, 'data', json(data)) \
-         ORDER BY tx, id) FROM ({page})",
+         ORDER BY tx, id) FROM ({inner})",
     );
     driver_functions!(SqliteConnection, sqlite_arguments);
 }

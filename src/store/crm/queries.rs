@@ -272,16 +272,11 @@ pub(super) async fn record_loaded<C: SqlConn>(
         Operation::Create => super::search::index_new_contacts(conn, tenant, &[contact]).await?,
         _ => super::search::reindex_contact(conn, tenant, contact).await?,
     }
-    insert_revisions(conn, tenant, &[(contact, op)], author).await?;
     let kind = if op == Operation::Create { ChangeType::ContactCreated } else { ChangeType::ContactUpdated };
-    changes::record(
-        conn,
-        tenant,
-        author,
-        contact.updated_at,
-        &Change::contact(kind, contact.id, contact.version),
-    )
-    .await
+    let change = Change::contact(kind, contact.id, contact.version);
+    let revisions = [(contact, op)];
+    let revision = revisions_insert(tenant, &revisions, author);
+    changes::record_after(conn, Some(revision), tenant, author, contact.updated_at, &change).await
 }
 
 pub(super) async fn insert_revisions<C: SqlConn>(
@@ -290,6 +285,15 @@ pub(super) async fn insert_revisions<C: SqlConn>(
     revisions: &[(&Contact, Operation)],
     author: &str,
 ) -> StoreResult<()> {
+    revisions_insert(tenant, revisions, author).execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn revisions_insert<'q>(
+    tenant: &'q str,
+    revisions: &'q [(&'q Contact, Operation)],
+    author: &'q str,
+) -> Sql<'q> {
     let mut qb = query(
         "INSERT INTO crm_contact_revisions \
          (tenant_id, contact_id, version, operation, changed_at, changed_by, contact) ",
@@ -303,8 +307,7 @@ pub(super) async fn insert_revisions<C: SqlConn>(
             .push_bind(author)
             .push_bind(Json(*c));
     });
-    qb.execute(&mut *conn).await?;
-    Ok(())
+    qb
 }
 
 /// Contacts loaded and revisions inserted per statement when a property delete unlinks

@@ -1,6 +1,6 @@
 //! The search terms of CRM contacts (`crm_contact_terms`, see [`crate::domain::crm_search`]):
-//! rewritten from the contact as it is after each write, inside that write's transaction, so a
-//! committed contact is always found by what it holds now and a rolled-back write leaves nothing.
+//! brought in line with the contact as it is after each write, inside that write's transaction, so
+//! a committed contact is always found by what it holds now and a rolled-back write leaves nothing.
 
 use crate::domain::crm::Contact;
 use crate::store::error::StoreResult;
@@ -22,12 +22,30 @@ pub(super) async fn reindex_contact<C: SqlConn>(
         return index_new_contacts(conn, tenant, &[contact]).await;
     }
     let mut stale = query("DELETE FROM crm_contact_terms WHERE contact_id = $1").bind(contact.id);
-    if !terms.is_empty() {
-        stale.push(" AND term NOT IN (").push_bind_list(terms.iter().map(String::as_str)).push(")");
+    if terms.is_empty() {
+        stale.execute(&mut *conn).await?;
+        return Ok(());
     }
-    stale.execute(&mut *conn).await?;
-    insert_terms(conn, tenant, contact.id, &terms, " ON CONFLICT (contact_id, term) DO NOTHING").await
+    stale.push(" AND term NOT IN (").push_bind_list(terms.iter().map(String::as_str)).push(")");
+    // Both as one statement when their binds fit (the delete's and three a term): a writable CTE
+    // on Postgres (the two touch different rows: the terms it lost, the terms it has), one text on
+    // SQLite.
+    if 4 * terms.len() + 1 > C::MAX_BINDS {
+        stale.execute(&mut *conn).await?;
+        return insert_terms(conn, tenant, contact.id, &terms, KEEP_EXISTING).await;
+    }
+    let mut both = stale.within(if C::WRITABLE_CTE { "WITH stale AS ({inner}) " } else { "{inner}; " });
+    both.push("INSERT INTO crm_contact_terms (tenant_id, contact_id, term) ");
+    both.push_values(&terms, |row, term| {
+        row.push_bind(tenant).push_bind(contact.id).push_bind(term.as_str());
+    });
+    both.push(KEEP_EXISTING);
+    both.execute(&mut *conn).await?;
+    Ok(())
 }
+
+/// Ends a terms insert that may meet terms the contact already has.
+const KEEP_EXISTING: &str = " ON CONFLICT (contact_id, term) DO NOTHING";
 
 /// Writes the terms of contacts just created, which have none yet: three binds a term, as few
 /// statements as [`SqlConn::MAX_BINDS`] allows.
