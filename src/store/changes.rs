@@ -196,7 +196,42 @@ fn events_query<'a, C: SqlConn>(
     sql
 }
 
+/// [`Driver::EVENT_PAGE_JSON`]'s row: the last event's position, the page, the tenant's horizon.
+type PageRow = (Option<i64>, Option<i64>, String, Option<i64>, Option<i64>);
+
+/// Whether a page after `after` would miss pruned events: the cursor is older than the horizon.
+fn expired(after: Option<Cursor>, horizon: Option<(i64, i64)>) -> bool {
+    after.zip(horizon).is_some_and(|(after, (tx, id))| after < Cursor { tx, id })
+}
+
 impl<B: Backend> SqlStore<B> {
+    /// A feed page as rows, with the horizon check before it in one read transaction.
+    async fn page_as_rows(
+        &self,
+        tenant: &str,
+        after: Option<Cursor>,
+        limit: u32,
+        types: &[ChangeType],
+    ) -> StoreResult<Feed> {
+        let mut tx = self.backend.begin_read().await?;
+        let result = async {
+            if after.is_some() {
+                let horizon: Option<(i64, i64)> =
+                    query("SELECT tx, id FROM event_horizons WHERE tenant_id = $1")
+                        .bind(tenant)
+                        .fetch_optional(&mut tx)
+                        .await?;
+                if expired(after, horizon) {
+                    return Ok(Feed::Expired);
+                }
+            }
+            let events = events_after(&mut tx, tenant, after, limit, types).await?;
+            Ok(Feed::Page(EventPage::of(&events)?))
+        }
+        .await;
+        Self::settle(tx, result, |_| true).await
+    }
+
     /// The plan of a feed page after `after`, as one text. For the index test.
     #[doc(hidden)]
     pub async fn explain_changes(&self, tenant: &str, after: Cursor) -> StoreResult<String> {
@@ -216,38 +251,27 @@ impl<B: Backend> ChangeStore for SqlStore<B> {
         limit: u32,
         types: &[ChangeType],
     ) -> StoreResult<Feed> {
-        let mut tx = self.backend.begin_read().await?;
-        let result = async {
-            if let Some(after) = after {
-                let horizon: Option<(i64, i64)> =
-                    query("SELECT tx, id FROM event_horizons WHERE tenant_id = $1")
-                        .bind(tenant)
-                        .fetch_optional(&mut tx)
-                        .await?;
-                if horizon.is_some_and(|(tx, id)| after < Cursor { tx, id }) {
-                    return Ok(Feed::Expired);
-                }
-            }
-            let Some(outer) = <B::Db as Driver>::EVENT_PAGE_JSON else {
-                let events = events_after(&mut tx, tenant, after, limit, types).await?;
-                return Ok(Feed::Page(EventPage::of(&events)?));
-            };
-            let page = events_query::<super::session::Tx<B::Db>>(
-                "",
-                tenant,
-                after.unwrap_or(Cursor::START),
-                limit,
-                types,
-            );
-            let (last_tx, last_id, items): (Option<i64>, Option<i64>, String) =
-                page.within(outer).fetch_optional(&mut tx).await?.ok_or_else(|| {
-                    super::error::StoreError::Other("an aggregate query returned no row".into())
-                })?;
-            let last = last_tx.zip(last_id).map(|(tx, id)| Cursor { tx, id });
-            Ok(Feed::Page(EventPage { items, last }))
+        let Some(outer) = <B::Db as Driver>::EVENT_PAGE_JSON else {
+            return self.page_as_rows(tenant, after, limit, types).await;
+        };
+        // One statement, which sees one snapshot by itself: no transaction to open and end.
+        let mut conn = self.backend.acquire().await?;
+        let page = events_query::<super::session::Conn<B::Db>>(
+            "",
+            tenant,
+            after.unwrap_or(Cursor::START),
+            limit,
+            types,
+        );
+        let row: Option<PageRow> = page.within(outer).fetch_optional(&mut conn).await?;
+        let Some((last_tx, last_id, items, horizon_tx, horizon_id)) = row else {
+            return Err(super::error::StoreError::Other("an aggregate query returned no row".into()));
+        };
+        if expired(after, horizon_tx.zip(horizon_id)) {
+            return Ok(Feed::Expired);
         }
-        .await;
-        Self::settle(tx, result, |_| true).await
+        let last = last_tx.zip(last_id).map(|(tx, id)| Cursor { tx, id });
+        Ok(Feed::Page(EventPage { items, last }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -252,10 +252,12 @@ pub trait Driver: sqlx::Database {
     const WRITABLE_CTE: bool;
     const BYTES_CONTAINS: &'static str;
     const MAX_BINDS: usize;
-    /// How a page of events comes back: `Some(outer)` runs the page's query (in place of `{inner}`)
-    /// inside `outer`, which answers one row: the last event's `tx` and `id` (null when none) and the
-    /// page as the feed's JSON array, [`crate::domain::change::Event`]'s shape with `occurred_at`
-    /// as chrono writes it. `None`: the events come as rows, serialised by the service.
+    /// How a page of events comes back: `Some(outer)` runs the page's query (in place of `{inner}`,
+    /// its `$1` the tenant) inside `outer`, which answers one row: the last event's `tx` and `id`
+    /// (null when none), the page as the feed's JSON array ([`crate::domain::change::Event`]'s shape
+    /// with `occurred_at` as chrono writes it) and the tenant's prune horizon (`tx`, `id`; null
+    /// when none), so the page needs no transaction. `None`: the events come as rows, serialised by
+    /// the service, after a horizon query in the same read transaction.
     ///
     /// Measured, per driver: sqlx's SQLite driver hands rows over one at a time from its worker
     /// thread, and a 100-event page took 2.8 times as long as rows as it does as one; Postgres
@@ -378,7 +380,8 @@ impl Driver for Sqlite {
     const EVENT_PAGE_JSON: Option<&'static str> = Some(
         "SELECT tx, max(id), json_group_array(json_object('id', tx || '-' || id, 'type', type, \
          'occurred_at', replace(occurred_at, '+00:00', 'Z'), 'actor', actor, 'data', json(data)) \
-         ORDER BY tx, id) FROM ({inner})",
+         ORDER BY tx, id), (SELECT tx FROM event_horizons WHERE tenant_id = $1), \
+         (SELECT id FROM event_horizons WHERE tenant_id = $1) FROM ({inner})",
     );
     driver_functions!(SqliteConnection, sqlite_arguments);
 }
