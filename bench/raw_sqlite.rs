@@ -340,19 +340,18 @@ async fn read(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdRng) -> 
             tx.commit().await?;
         }
         Op::Feed => {
-            // list_changes without a cursor: begin_read, events_after (from 0-0, all types), commit.
-            let mut tx = own.begin_with("BEGIN").await?;
-            let (_, last, page): (Option<i64>, Option<i64>, String) = sqlx::query_as(FEED_PAGE)
+            // list_changes without a cursor (from 0-0, all types): one statement on the pool, the
+            // page and the prune horizon, no transaction.
+            let row: (Option<i64>, Option<i64>, String, Option<i64>, Option<i64>) = sqlx::query_as(FEED_PAGE)
                 .bind(&a.tenant)
                 .bind(0_i64)
                 .bind(0_i64)
                 .bind(FEED_LIMIT)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *own)
                 .await?;
-            if last.is_none() || page.len() < 2 {
+            if row.1.is_none() || row.2.len() < 2 {
                 bail!("the feed is empty");
             }
-            tx.commit().await?;
         }
         Op::CustGet => {
             // get_customer_contacts: SELECT_CUSTOMER on the pool.
@@ -457,10 +456,11 @@ async fn record_event(
 }
 
 /// `events_after` without a cursor or types (SETTLED_EVENTS is `TRUE` on SQLite), inside the
-/// store's EVENT_PAGE_JSON: the page as one row of JSON built by SQLite.
+/// store's EVENT_PAGE_JSON: the page as one row of JSON built by SQLite, with the prune horizon.
 const FEED_PAGE: &str = "SELECT tx, max(id), json_group_array(json_object('id', \
      tx || '-' || id, 'type', type, 'occurred_at', replace(occurred_at, '+00:00', 'Z'), 'actor', actor, \
-     'data', json(data)) ORDER BY tx, id) FROM (SELECT tx, id, type, occurred_at, actor, data FROM events \
+     'data', json(data)) ORDER BY tx, id), (SELECT tx FROM event_horizons WHERE tenant_id = $1), \
+     (SELECT id FROM event_horizons WHERE tenant_id = $1) FROM (SELECT tx, id, type, occurred_at, actor, data FROM events \
      WHERE tenant_id = $1 AND tx = $2 AND id > $3 AND TRUE ORDER BY tx, id LIMIT $4)";
 /// The route's `limit=100`.
 const FEED_LIMIT: i64 = 100;
