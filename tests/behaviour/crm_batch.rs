@@ -183,8 +183,13 @@ async fn batch_is_bounded_and_idempotent(app: TestApp) {
 async fn a_full_batch_spans_many_statements(app: TestApp) {
     let items: Vec<Value> = (0..1000)
         .map(|i| {
+            // One to three addresses each, so item ids split unevenly between contacts.
+            let extra: Vec<Value> =
+                (1..=i % 3).map(|k| json!({"emailAddress": format!("bulk{i}.{k}@example.com")})).collect();
+            let mut emails = vec![json!({"emailAddress": format!("bulk{i}@example.com"), "primary": true})];
+            emails.extend(extra);
             json!({"lastName": format!("Bulk{i}"),
-                   "emailAddresses": [{"emailAddress": format!("bulk{i}@example.com"), "primary": true}],
+                   "emailAddresses": emails,
                    "telephones": [{"number": format!("+3120{i:07}"), "primary": true}]})
         })
         .collect();
@@ -199,8 +204,13 @@ async fn a_full_batch_spans_many_statements(app: TestApp) {
         assert_eq!(content.len(), 1, "bulk{i}: {}", r.body);
         assert_eq!(content[0]["lastName"], format!("Bulk{i}"));
         assert_eq!(content[0]["telephones"][0]["number"], format!("+3120{i:07}"));
+        assert_eq!(content[0]["emailAddresses"].as_array().unwrap().len(), 1 + i % 3);
         let r = app.get(&format!("/api/v3/contacts?q=bulk{i}")).send().await;
         assert_eq!(r.body["content"][0]["lastName"], format!("Bulk{i}"), "search bulk{i}");
+        // The batch built each contact from its draft and the ids handed out: its revision is
+        // the contact as stored, item ids included.
+        let revisions = app.get(&format!("{}/revisions", path(&content[0]["id"]))).send().await;
+        assert_eq!(revisions.body[0]["contact"], content[0], "bulk{i}");
     }
 }
 
@@ -245,6 +255,8 @@ async fn batch_creates_store_what_single_creates_do(app: TestApp) {
     let revisions = app.get(&format!("{}/revisions", path(&id))).send().await;
     assert_eq!(revisions.body.as_array().unwrap().len(), 1);
     assert_eq!(revisions.body[0]["operation"], "CREATE");
+    // The batch builds each contact from its draft: what it recorded is what was stored.
+    assert_eq!(revisions.body[0]["contact"], batched.body, "the revision is the contact as stored");
     let found = app.get("/api/v3/contacts?q=sarah%20jans").send().await;
     assert_eq!(found.body["page"]["totalElements"], 2);
 }

@@ -54,7 +54,7 @@ pub(super) async fn create_in<C: SqlConn>(
 
 /// The contact a create stored: the draft, with the ids the inserts handed out and the order a
 /// read gives (items by id, which is the draft's order; property ids sorted).
-fn created(id: i64, draft: ContactDraft, ids: ItemIds, at: DateTime<Utc>) -> StoreResult<Contact> {
+pub(super) fn created(id: i64, draft: ContactDraft, ids: ItemIds, at: DateTime<Utc>) -> StoreResult<Contact> {
     fn zip<D, T>(drafts: Option<Vec<D>>, ids: Vec<i64>, item: impl Fn(i64, D) -> T) -> StoreResult<Vec<T>> {
         let drafts = drafts.unwrap_or_default();
         if drafts.len() != ids.len() {

@@ -1,7 +1,8 @@
 //! The creates of a batch, written together: the stored-data rules checked for each draft (one
 //! property query for all), then one multi-row INSERT per table (chunked under the bind limits),
-//! one load of the created contacts, and their search terms, revisions and events in bulk. The
-//! same rows, revisions and events as that many single creates.
+//! the created contacts built from the drafts and the ids handed out (as a single create does), and
+//! their search terms, revisions and events in bulk. The same rows, revisions and events as that
+//! many single creates.
 
 use std::collections::HashSet;
 
@@ -11,8 +12,9 @@ use super::BatchResult;
 use crate::domain::change::{Change, ChangeType};
 use crate::domain::crm::{codes, ContactDraft, Operation};
 use crate::store::changes;
-use crate::store::crm::queries::{fetch_contacts, insert_revisions};
+use crate::store::crm::queries::{insert_revisions, ItemIds};
 use crate::store::crm::search::index_new_contacts;
+use crate::store::crm::writes::created;
 use crate::store::crm::Refusal;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::query::{query, rows_per_statement, Row, SqlConn};
@@ -23,20 +25,31 @@ use crate::validation::{ErrorKind, FieldError};
 const REVISIONS_PER_INSERT: usize = 200;
 
 /// Runs `INSERT INTO <head> VALUES ...` over `rows`, as many statements as
-/// [`SqlConn::MAX_BINDS`] needs.
+/// [`SqlConn::MAX_BINDS`] needs; with `ids`, the new rows' ids in `rows`' order (ids are handed
+/// out in VALUES order, statement after statement; RETURNING's own order is not promised, so each
+/// statement's are sorted), else none.
 async fn insert_rows<'a, C: SqlConn, T>(
     conn: &mut C,
     head: &str,
     binds_per_row: usize,
     rows: &'a [T],
+    ids: bool,
     bind: impl Fn(&mut Row<'_, 'a>, &'a T) + Copy,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<i64>> {
+    let mut returned_ids = Vec::new();
     for chunk in rows.chunks(rows_per_statement::<C>(binds_per_row)) {
         let mut qb = query(format!("INSERT INTO {head} "));
         qb.push_values(chunk, |row, item| bind(row, item));
-        qb.execute(&mut *conn).await?;
+        if !ids {
+            qb.execute(&mut *conn).await?;
+            continue;
+        }
+        qb.push(" RETURNING id");
+        let mut returned: Vec<(i64,)> = qb.fetch_all(&mut *conn).await?;
+        returned.sort_unstable();
+        returned_ids.extend(returned.into_iter().map(|(id,)| id));
     }
-    Ok(())
+    Ok(returned_ids)
 }
 
 /// Checks and creates every draft; `(index, result)` in the order given.
@@ -110,9 +123,15 @@ pub(super) async fn create_all<C: SqlConn>(
         return Err(StoreError::Other("bulk insert returned another number of ids".into()));
     }
     let with_ids: Vec<(i64, &ContactDraft)> = ids.iter().copied().zip(valid.iter().map(|(_, d)| d)).collect();
-    write_collections(conn, tenant, &with_ids).await?;
-    let contacts = fetch_contacts(&mut *conn, tenant, &ids).await?;
-    let contacts: Vec<_> = contacts.into_iter().map(|(c, _)| c).collect();
+    let mut item_ids = write_collections(conn, tenant, &with_ids).await?.into_iter();
+    // Built from the drafts and the ids handed out, as a single create builds its contact.
+    let mut indexes = Vec::with_capacity(valid.len());
+    let mut contacts = Vec::with_capacity(valid.len());
+    for ((i, draft), id) in valid.into_iter().zip(ids) {
+        let items = item_ids.next().unwrap_or_default();
+        indexes.push(i);
+        contacts.push(created(id, draft, items, at)?);
+    }
     let refs: Vec<_> = contacts.iter().collect();
     index_new_contacts(&mut *conn, tenant, &refs).await?;
     for chunk in refs.chunks(REVISIONS_PER_INSERT.min(rows_per_statement::<C>(7))) {
@@ -124,8 +143,7 @@ pub(super) async fn create_all<C: SqlConn>(
         .map(|c| (c.updated_at, Change::contact(ChangeType::ContactCreated, c.id, c.version)))
         .collect();
     changes::record_many(&mut *conn, tenant, author, &events).await?;
-    // fetch_contacts answers in id order, which is the order of `valid`.
-    for ((i, _), contact) in valid.into_iter().zip(contacts) {
+    for (i, contact) in indexes.into_iter().zip(contacts) {
         results.push((i, BatchResult::Created(Box::new(contact))));
     }
     results.sort_by_key(|(i, _)| *i);
@@ -150,21 +168,23 @@ async fn known_properties<C: SqlConn>(
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// The collections of every created contact, one INSERT per table (per bind-limit chunk).
+/// The collections of every created contact, one INSERT per table (per bind-limit chunk); the ids
+/// of each contact's items, in `contacts`' order.
 async fn write_collections<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
     contacts: &[(i64, &ContactDraft)],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<ItemIds>> {
     let emails: Vec<_> = contacts
         .iter()
         .flat_map(|(id, d)| d.email_addresses.iter().flatten().map(move |e| (*id, e)))
         .collect();
-    insert_rows(
+    let email_ids = insert_rows(
         conn,
         "crm_contact_emails (tenant_id, contact_id, email_address, type, is_primary)",
         5,
         &emails,
+        true,
         |row, (id, e)| {
             row.push_bind(tenant)
                 .push_bind(*id)
@@ -176,11 +196,12 @@ async fn write_collections<C: SqlConn>(
     .await?;
     let phones: Vec<_> =
         contacts.iter().flat_map(|(id, d)| d.telephones.iter().flatten().map(move |t| (*id, t))).collect();
-    insert_rows(
+    let phone_ids = insert_rows(
         conn,
         "crm_contact_telephones (tenant_id, contact_id, number, e164, type, extension, country_code, is_primary)",
         8,
         &phones,
+        true,
         |row, (id, t)| {
             row.push_bind(tenant)
                 .push_bind(*id)
@@ -195,12 +216,13 @@ async fn write_collections<C: SqlConn>(
     .await?;
     let addresses: Vec<_> =
         contacts.iter().flat_map(|(id, d)| d.addresses.iter().flatten().map(move |a| (*id, a))).collect();
-    insert_rows(
+    let address_ids = insert_rows(
         conn,
         "crm_contact_addresses (tenant_id, contact_id, address_line1, address_line2, city, postcode, \
          state_province, country_code, is_primary)",
         9,
         &addresses,
+        true,
         |row, (id, a)| {
             row.push_bind(tenant)
                 .push_bind(*id)
@@ -221,6 +243,7 @@ async fn write_collections<C: SqlConn>(
         "crm_contact_properties (tenant_id, contact_id, property_id)",
         3,
         &properties,
+        false,
         |row, (id, p)| {
             row.push_bind(tenant).push_bind(*id).push_bind(p.as_str());
         },
@@ -233,6 +256,7 @@ async fn write_collections<C: SqlConn>(
         "crm_contact_custom_fields (tenant_id, contact_id, name, field_type, value)",
         5,
         &fields,
+        false,
         |row, (id, f)| {
             row.push_bind(tenant)
                 .push_bind(*id)
@@ -242,5 +266,20 @@ async fn write_collections<C: SqlConn>(
         },
     )
     .await?;
-    Ok(())
+    if email_ids.len() != emails.len()
+        || phone_ids.len() != phones.len()
+        || address_ids.len() != addresses.len()
+    {
+        return Err(StoreError::Other("bulk insert returned another number of ids".into()));
+    }
+    // Each contact's items are consecutive in the rows inserted, in the drafts' order.
+    let (mut e, mut t, mut a) = (email_ids.into_iter(), phone_ids.into_iter(), address_ids.into_iter());
+    Ok(contacts
+        .iter()
+        .map(|(_, d)| ItemIds {
+            emails: e.by_ref().take(d.email_addresses.as_ref().map_or(0, Vec::len)).collect(),
+            telephones: t.by_ref().take(d.telephones.as_ref().map_or(0, Vec::len)).collect(),
+            addresses: a.by_ref().take(d.addresses.as_ref().map_or(0, Vec::len)).collect(),
+        })
+        .collect())
 }
