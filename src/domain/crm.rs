@@ -387,7 +387,43 @@ pub struct TelephoneDraft {
     pub pointer: String,
 }
 
+impl EmailDraft {
+    /// The address as stored under `id`.
+    pub fn stored(self, id: i64) -> EmailAddress {
+        EmailAddress { id, email_address: self.email_address, kind: self.kind, primary: self.primary }
+    }
+}
+
+impl AddressDraft {
+    /// The address as stored under `id`.
+    pub fn stored(self, id: i64) -> Address {
+        Address {
+            id,
+            address_line1: self.address_line1,
+            address_line2: self.address_line2,
+            city: self.city,
+            postcode: self.postcode,
+            state_province: self.state_province,
+            country_code: self.country_code,
+            primary: self.primary,
+        }
+    }
+}
+
 impl TelephoneDraft {
+    /// The telephone as stored under `id` (its E.164 form empty when it has none, as stored).
+    pub fn stored(self, id: i64) -> Telephone {
+        Telephone {
+            id,
+            number: self.number,
+            e164: self.e164.unwrap_or_default(),
+            kind: self.kind,
+            extension: self.extension,
+            country_code: self.country_code,
+            primary: self.primary,
+        }
+    }
+
     /// Reads a still unresolved number with `fallback_country` (the stored primary address's).
     pub fn resolve(&mut self, fallback_country: Option<&str>) -> Result<(), FieldError> {
         if self.e164.is_some() {

@@ -8,7 +8,9 @@ use super::queries::{
     check_stored_rules, finish, lock, primary_country, record_loaded, write_collections, Held, ItemIds,
 };
 use super::{refuse_on, CrmResult};
-use crate::domain::crm::{Address, Contact, ContactDraft, EmailAddress, IfMatch, Operation, Telephone};
+use crate::domain::crm::{
+    AddressDraft, Contact, ContactDraft, EmailDraft, IfMatch, Operation, TelephoneDraft,
+};
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::query::{query, SqlConn};
 use crate::store::write::now;
@@ -55,12 +57,12 @@ pub(super) async fn create_in<C: SqlConn>(
 /// The contact a create stored: the draft, with the ids the inserts handed out and the order a
 /// read gives (items by id, which is the draft's order; property ids sorted).
 pub(super) fn created(id: i64, draft: ContactDraft, ids: ItemIds, at: DateTime<Utc>) -> StoreResult<Contact> {
-    fn zip<D, T>(drafts: Option<Vec<D>>, ids: Vec<i64>, item: impl Fn(i64, D) -> T) -> StoreResult<Vec<T>> {
+    fn zip<D, T>(drafts: Option<Vec<D>>, ids: Vec<i64>, item: impl Fn(D, i64) -> T) -> StoreResult<Vec<T>> {
         let drafts = drafts.unwrap_or_default();
         if drafts.len() != ids.len() {
             return Err(StoreError::Other("an insert returned another number of ids".into()));
         }
-        Ok(ids.into_iter().zip(drafts).map(|(id, d)| item(id, d)).collect())
+        Ok(drafts.into_iter().zip(ids).map(|(d, id)| item(d, id)).collect())
     }
     let mut property_ids = draft.property_ids.unwrap_or_default();
     property_ids.sort_unstable();
@@ -79,31 +81,9 @@ pub(super) fn created(id: i64, draft: ContactDraft, ids: ItemIds, at: DateTime<U
         external_id: draft.external_id,
         property_ids,
         order_references: draft.order_references.unwrap_or_default(),
-        email_addresses: zip(draft.email_addresses, ids.emails, |id, e| EmailAddress {
-            id,
-            email_address: e.email_address,
-            kind: e.kind,
-            primary: e.primary,
-        })?,
-        telephones: zip(draft.telephones, ids.telephones, |id, t| Telephone {
-            id,
-            number: t.number,
-            e164: t.e164.unwrap_or_default(),
-            kind: t.kind,
-            extension: t.extension,
-            country_code: t.country_code,
-            primary: t.primary,
-        })?,
-        addresses: zip(draft.addresses, ids.addresses, |id, a| Address {
-            id,
-            address_line1: a.address_line1,
-            address_line2: a.address_line2,
-            city: a.city,
-            postcode: a.postcode,
-            state_province: a.state_province,
-            country_code: a.country_code,
-            primary: a.primary,
-        })?,
+        email_addresses: zip(draft.email_addresses, ids.emails, EmailDraft::stored)?,
+        telephones: zip(draft.telephones, ids.telephones, TelephoneDraft::stored)?,
+        addresses: zip(draft.addresses, ids.addresses, AddressDraft::stored)?,
         custom_fields: draft.custom_fields.unwrap_or_default(),
         version: 1,
         created_at: at,
