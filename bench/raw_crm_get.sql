@@ -1,13 +1,6 @@
 -- pgbench: one CRM get by id (GET /api/v3/contacts/{id}) on Postgres, as get_contact in
--- src/store/crm_sql.rs runs it: begin_read (BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY),
--- load_contact (fetch_contacts: the row, then fetch_children: its five collections), COMMIT; on a
--- random one of the crm_contacts seeded contacts (ids 1..crm_contacts).
+-- src/store/crm/contacts.rs runs it: load_contact on a pooled connection, no transaction (one
+-- statement is one snapshot): fetch_contacts, the row with its five collections as JSON columns
+-- (rows::children_columns); on a random one of the crm_contacts seeded contacts (ids 1..crm_contacts).
 \set id random(1, :crm_contacts)
-BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-SELECT c.id, c.contact_type, c.title, c.first_name, c.last_name, c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, c.created_at, c.updated_at, c.merged_into FROM crm_contacts c WHERE c.tenant_id = :tenant AND c.id IN (:id) ORDER BY c.id;
-SELECT id, contact_id, email_address, type AS kind, is_primary FROM crm_contact_emails WHERE contact_id IN (:id) ORDER BY contact_id, id;
-SELECT id, contact_id, number, e164, type AS kind, extension, country_code, is_primary FROM crm_contact_telephones WHERE contact_id IN (:id) ORDER BY contact_id, id;
-SELECT id, contact_id, address_line1, address_line2, city, postcode, state_province, country_code, is_primary FROM crm_contact_addresses WHERE contact_id IN (:id) ORDER BY contact_id, id;
-SELECT contact_id, property_id FROM crm_contact_properties WHERE contact_id IN (:id) ORDER BY contact_id, property_id;
-SELECT contact_id, name, field_type, value FROM crm_contact_custom_fields WHERE contact_id IN (:id) ORDER BY contact_id, id;
-COMMIT;
+SELECT c.id, c.contact_type, c.title, c.first_name, c.last_name, c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, c.created_at, c.updated_at, c.merged_into, c.external_id, (SELECT CAST(json_agg(json_build_object('id', x.id, 'contact_id', x.contact_id, 'email_address', x.email_address, 'kind', x.type, 'is_primary', x.is_primary) ORDER BY x.contact_id, x.id) AS TEXT) FROM crm_contact_emails x WHERE x.contact_id = c.id) AS emails, (SELECT CAST(json_agg(json_build_object('id', x.id, 'contact_id', x.contact_id, 'number', x.number, 'e164', x.e164, 'kind', x.type, 'extension', x.extension, 'country_code', x.country_code, 'is_primary', x.is_primary) ORDER BY x.contact_id, x.id) AS TEXT) FROM crm_contact_telephones x WHERE x.contact_id = c.id) AS telephones, (SELECT CAST(json_agg(json_build_object('id', x.id, 'contact_id', x.contact_id, 'address_line1', x.address_line1, 'address_line2', x.address_line2, 'city', x.city, 'postcode', x.postcode, 'state_province', x.state_province, 'country_code', x.country_code, 'is_primary', x.is_primary) ORDER BY x.contact_id, x.id) AS TEXT) FROM crm_contact_addresses x WHERE x.contact_id = c.id) AS addresses, (SELECT CAST(json_agg(json_build_object('contact_id', x.contact_id, 'property_id', x.property_id) ORDER BY x.contact_id, x.property_id) AS TEXT) FROM crm_contact_properties x WHERE x.contact_id = c.id) AS properties, (SELECT CAST(json_agg(json_build_object('contact_id', x.contact_id, 'name', x.name, 'field_type', x.field_type, 'value', x.value) ORDER BY x.contact_id, x.id) AS TEXT) FROM crm_contact_custom_fields x WHERE x.contact_id = c.id) AS custom_fields FROM crm_contacts c WHERE c.tenant_id = :tenant AND c.id IN (:id) ORDER BY c.id;

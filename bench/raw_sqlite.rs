@@ -6,12 +6,13 @@
 //! while and prints `tps p50_ms p99_ms`.
 //!
 //! Every write records its event in its own transaction, as the store does (`changes::record`: one
-//! `INSERT INTO events`, its data the JSON the store serialises). The contact-set replace stores
+//! `INSERT INTO events`, its data the JSON the store serialises; the customers POST also its audit
+//! entry, in the one text the store sends). The contact-set replace stores
 //! another set every transaction, as `bench/put.lua` and `su_set.lua` send: the first contact is
 //! named `Sarah Jansen <n>` with a random n, in the contacts and in the history JSON, and the bump
 //! compares and sets `contact_set_hash` with the SHA-256 (hex) of that JSON, computed here as the
 //! store computes its fingerprint (of its own serialisation of the set). The feed (`--op feed`) is
-//! `list_changes` without a cursor: `begin_read`, one page of 100 events, commit.
+//! `list_changes` without a cursor: one statement answering the page of 100 events as JSON.
 //!
 //! ```sh
 //! cargo run --release --example raw_sqlite -- run --db copy.db --op put --concurrency 8 --duration 10
@@ -306,13 +307,11 @@ async fn read(shared: &Shared, own: &mut SqliteConnection, rng: &mut StdRng) -> 
             }
         }
         Op::CrmGet => {
-            // get_contact: begin_read, load_contact (six queries), commit.
+            // get_contact: load_contact (one query) on the pool, no transaction.
             let id = rng.gen_range(1..=a.crm_contacts);
-            let mut tx = own.begin_with("BEGIN").await?;
-            if fetch_contacts(&mut tx, &a.tenant, &[id]).await? == 0 {
+            if fetch_contacts(&mut *own, &a.tenant, &[id]).await? == 0 {
                 bail!("no CRM contact {id}");
             }
-            tx.commit().await?;
         }
         Op::CrmListEmail => {
             // list_contacts with an emailAddress filter: the aggregate, the page, its collections.
@@ -457,9 +456,10 @@ async fn record_event(
 
 /// `events_after` without a cursor or types (SETTLED_EVENTS is `TRUE` on SQLite), inside the
 /// store's EVENT_PAGE_JSON: the page as one row of JSON built by SQLite, with the prune horizon.
-const FEED_PAGE: &str = "SELECT tx, max(id), json_group_array(json_object('id', \
-     tx || '-' || id, 'type', type, 'occurred_at', replace(occurred_at, '+00:00', 'Z'), 'actor', actor, \
-     'data', json(data)) ORDER BY tx, id), (SELECT tx FROM event_horizons WHERE tenant_id = $1), \
+const FEED_PAGE: &str = "SELECT tx, max(id), '[' || COALESCE(group_concat('{\"id\":\"' || tx || '-' || id \
+     || '\",\"type\":' || json_quote(type) || ',\"occurred_at\":\"' || replace(occurred_at, '+00:00', 'Z') \
+     || '\",\"actor\":' || json_quote(actor) || ',\"data\":' || data || '}', ',' ORDER BY tx, id), '') || ']', \
+     (SELECT tx FROM event_horizons WHERE tenant_id = $1), \
      (SELECT id FROM event_horizons WHERE tenant_id = $1) FROM (SELECT tx, id, type, occurred_at, actor, data FROM events \
      WHERE tenant_id = $1 AND tx = $2 AND id > $3 AND TRUE ORDER BY tx, id LIMIT $4)";
 /// The route's `limit=100`.
@@ -558,57 +558,66 @@ const PROPERTY_SELECT: &str = "SELECT p.id, p.name, p.contact_set_revision, p.cr
 
 const CONTACT_COLUMNS: &str = "c.id, c.contact_type, c.title, c.first_name, c.last_name, \
      c.company_name, c.account_id, c.job_title, c.gender, c.language, c.order_references, c.version, \
-     c.created_at, c.updated_at, c.merged_into";
-const EMAIL_SELECT: &str =
-    "SELECT id, contact_id, email_address, type AS kind, is_primary FROM crm_contact_emails";
-const TELEPHONE_SELECT: &str = "SELECT id, contact_id, number, e164, type AS kind, extension, \
-     country_code, is_primary FROM crm_contact_telephones";
-const ADDRESS_SELECT: &str = "SELECT id, contact_id, address_line1, address_line2, city, postcode, \
-     state_province, country_code, is_primary FROM crm_contact_addresses";
-const PROPERTY_LINK_SELECT: &str = "SELECT contact_id, property_id FROM crm_contact_properties";
-const CUSTOM_FIELD_SELECT: &str = "SELECT contact_id, name, field_type, value FROM crm_contact_custom_fields";
+     c.created_at, c.updated_at, c.merged_into, c.external_id";
+
+/// rows::children_columns on SQLite: each collection of the contacts matching `on` as a JSON array.
+fn children_columns(on: &str) -> String {
+    [
+        ("crm_contact_emails", "'id', x.id, 'contact_id', x.contact_id, 'email_address', x.email_address, \
+          'kind', x.type, 'is_primary', x.is_primary", "x.contact_id, x.id", "emails"),
+        ("crm_contact_telephones", "'id', x.id, 'contact_id', x.contact_id, 'number', x.number, 'e164', x.e164, \
+          'kind', x.type, 'extension', x.extension, 'country_code', x.country_code, 'is_primary', x.is_primary",
+         "x.contact_id, x.id", "telephones"),
+        ("crm_contact_addresses", "'id', x.id, 'contact_id', x.contact_id, 'address_line1', x.address_line1, \
+          'address_line2', x.address_line2, 'city', x.city, 'postcode', x.postcode, \
+          'state_province', x.state_province, 'country_code', x.country_code, 'is_primary', x.is_primary",
+         "x.contact_id, x.id", "addresses"),
+        ("crm_contact_properties", "'contact_id', x.contact_id, 'property_id', x.property_id",
+         "x.contact_id, x.property_id", "properties"),
+        ("crm_contact_custom_fields", "'contact_id', x.contact_id, 'name', x.name, 'field_type', x.field_type, \
+          'value', x.value", "x.contact_id, x.id", "custom_fields"),
+    ]
+    .iter()
+    .map(|(table, fields, order, column)| {
+        format!("(SELECT json_group_array(json_object({fields}) ORDER BY {order}) FROM {table} x WHERE {on}) AS {column}")
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
 
 /// `id IN (?, ?)` for `n` ids.
 fn in_list(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-/// `fetch_children`: the five collection queries for `ids`.
+/// `fetch_children`: the page's collections in one query (the ids bound once, named in each of the
+/// five subqueries as `$1..$n`).
 async fn fetch_children(conn: &mut SqliteConnection, ids: &[i64]) -> anyhow::Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let list = in_list(ids.len());
-    for (select, order) in [
-        (EMAIL_SELECT, "id"),
-        (TELEPHONE_SELECT, "id"),
-        (ADDRESS_SELECT, "id"),
-        (PROPERTY_LINK_SELECT, "property_id"),
-        (CUSTOM_FIELD_SELECT, "id"),
-    ] {
-        let sql = format!("{select} WHERE contact_id IN ({list}) ORDER BY contact_id, {order}");
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(&mut *conn).await?;
+    let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {}", children_columns(&format!("x.contact_id IN ({list})")));
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(*id);
     }
+    q.fetch_all(&mut *conn).await?;
     Ok(())
 }
 
-/// `fetch_contacts`: the contact rows and their collections (six queries); how many rows were found.
+/// `fetch_contacts`: the contact rows with their collections (one query); how many were found.
 async fn fetch_contacts(conn: &mut SqliteConnection, tenant: &str, ids: &[i64]) -> anyhow::Result<usize> {
     let sql = format!(
-        "SELECT {CONTACT_COLUMNS} FROM crm_contacts c WHERE c.tenant_id = ? AND c.id IN ({}) ORDER BY c.id",
+        "SELECT {CONTACT_COLUMNS}, {} FROM crm_contacts c WHERE c.tenant_id = ? AND c.id IN ({}) ORDER BY c.id",
+        children_columns("x.contact_id = c.id"),
         in_list(ids.len())
     );
     let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(tenant);
     for id in ids {
         q = q.bind(*id);
     }
-    let found: Vec<i64> = q.fetch_all(&mut *conn).await?.into_iter().map(|(id,)| id).collect();
-    fetch_children(conn, &found).await?;
-    Ok(found.len())
+    Ok(q.fetch_all(&mut *conn).await?.len())
 }
 
 const INSERT_REVISION: &str = "INSERT INTO crm_contact_revisions \
@@ -796,8 +805,7 @@ const LIST_PAGE_BY_EMAIL: &str = "SELECT c.id, c.contact_type, c.title, c.first_
 
 const UPSERT_CUSTOMER: &str = "INSERT INTO customers (tenant_id, id, created_at, updated_at) \
      VALUES ($1, $2, $3, $3) \
-     ON CONFLICT (tenant_id, id) DO UPDATE SET updated_at = excluded.updated_at \
-     RETURNING created_at";
+     ON CONFLICT (tenant_id, id) DO UPDATE SET updated_at = excluded.updated_at";
 const INSERT_CUSTOMER_CONTACTS: &str = "INSERT INTO customer_contacts (tenant_id, customer_id, type, name, \
      work_phone, work_phone_extension, mobile_phone, fax, email, organization_name, updated_at) ";
 const ON_CONFLICT_REPLACE: &str = " ON CONFLICT (tenant_id, customer_id, type) DO UPDATE SET \
@@ -813,21 +821,25 @@ const SELECT_CUSTOMER: &str = "SELECT c.id AS customer_id, c.created_at, c.updat
      WHERE c.tenant_id = $1 AND c.id = $2 \
      ORDER BY cc.type";
 
-/// `upsert_customer_contacts` of bench/customer_billing.json (the billing contact); its
-/// `customer_contacts.replaced` event.
+/// `upsert_customer_contacts` of bench/customer_billing.json (the billing contact): one text of the
+/// customer upsert, the contact upsert, its `customer_contacts.replaced` event and audit entry, and
+/// the customer's `created_at`.
 async fn cust_post(shared: &Shared, conn: &mut SqliteConnection, customer: &str) -> anyhow::Result<()> {
     let tenant = shared.args.tenant.as_str();
     let now = Utc::now();
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::query_as::<_, (String,)>(UPSERT_CUSTOMER)
+    let text = format!(
+        "{}; {INSERT_CUSTOMER_CONTACTS}VALUES ($1, $2, $4, $5, $6, $7, $8, $9, $10, $11, $3){ON_CONFLICT_REPLACE}; \
+         INSERT INTO events (tenant_id, type, occurred_at, actor, data) VALUES ($1, $12, $3, $13, $14); \
+         INSERT INTO audit_entries (tenant_id, occurred_at, key_id, key_name, operation, resource_type, \
+         resource_id, request_id, detail) VALUES ($1, $3, $15, $13, $12, 'customer', $2, $16, $17); \
+         SELECT created_at FROM customers WHERE tenant_id = $1 AND id = $2",
+        UPSERT_CUSTOMER
+    );
+    sqlx::query_as::<_, (String,)>(&text)
         .bind(tenant)
         .bind(customer)
         .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query(&format!("{INSERT_CUSTOMER_CONTACTS}{}{ON_CONFLICT_REPLACE}", values(1, 11)))
-        .bind(tenant)
-        .bind(customer)
         .bind("billing")
         .bind("John Smith")
         .bind(Some("9147212006"))
@@ -836,11 +848,14 @@ async fn cust_post(shared: &Shared, conn: &mut SqliteConnection, customer: &str)
         .bind(Some("9147212006"))
         .bind(Some("billing@customer.example"))
         .bind(Some("Apple Bank for Savings"))
-        .bind(now)
-        .execute(&mut *tx)
+        .bind("customer_contacts.replaced")
+        .bind(&shared.args.author)
+        .bind(format!("{{\"customer_id\":\"{customer}\",\"types\":[\"billing\"]}}"))
+        .bind("key_0f1e2d3c4b5a69788796a5b4")
+        .bind("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")
+        .bind("{\"types\":[\"billing\"]}")
+        .fetch_all(&mut *tx)
         .await?;
-    let data = format!("{{\"customer_id\":\"{customer}\",\"types\":[\"billing\"]}}");
-    record_event(shared, &mut tx, "customer_contacts.replaced", now, data).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -518,6 +518,7 @@ PGBENCH_CONST=(
   -D "cust_organization=Apple Bank for Savings" -D cust_types='["billing"]'
   -D ev_contact_created=contact.created -D ev_contact_updated=contact.updated
   -D ev_customer_contacts=customer_contacts.replaced -D after_tx=0 -D after_id=0 -D feed_limit=100
+  -D audit_key_id=key_0f1e2d3c4b5a69788796a5b4 -D audit_request_id=0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b
 )
 
 # The service sends a PUT's statements pipelined (one round trip); pgbench sends one statement per

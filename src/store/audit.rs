@@ -65,7 +65,7 @@ pub(crate) fn push_entry<'q>(
     tenant: &'q str,
     at: DateTime<Utc>,
     origin: Origin,
-    action: &'q AuditAction,
+    action: &AuditAction,
 ) {
     sql.push_values([origin], |row, origin| {
         row.push_bind(tenant)
@@ -74,7 +74,7 @@ pub(crate) fn push_entry<'q>(
             .push_bind(origin.key_name)
             .push_bind(action.operation)
             .push_bind(action.resource_type)
-            .push_bind(action.resource_id.as_str())
+            .push_bind(action.resource_id.clone())
             .push_bind(origin.request_id)
             .push_bind(action.detail.as_ref().map(Json));
     });

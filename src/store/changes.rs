@@ -82,10 +82,6 @@ pub(crate) async fn record<C: SqlConn>(
 
 /// [`record`], sent as one statement with `write` when given (the use case's last write, one that
 /// returns nothing): recording the change then costs the write no statement of its own.
-///
-/// One statement on Postgres (writable CTEs, which all run whether or not anything reads them);
-/// one text on SQLite, whose driver runs every statement of a text with the same numbered binds,
-/// so the write pays one trip to the connection's thread for all of them rather than one each.
 pub(crate) async fn record_after<C: SqlConn>(
     conn: &mut C,
     write: Option<Sql<'_>>,
@@ -94,14 +90,40 @@ pub(crate) async fn record_after<C: SqlConn>(
     at: DateTime<Utc>,
     change: &Change,
 ) -> StoreResult<()> {
-    let action = AuditAction::of_change(change);
-    let event = "INSERT INTO events (tenant_id, type, occurred_at, actor, data) ";
-    let mut sql = match (write, C::WRITABLE_CTE) {
-        (None, true) => query(format!("WITH event AS ({event}")),
-        (None, false) => query(event),
-        (Some(write), true) => write.within(&format!("WITH write AS ({{inner}}), event AS ({event}")),
-        (Some(write), false) => write.within(&format!("{{inner}}; {event}")),
+    let mut sql = match write {
+        Some(write) if C::WRITABLE_CTE => write.within("WITH write AS ({inner})"),
+        Some(write) => write,
+        None => query(""),
     };
+    push_record(&mut sql, C::WRITABLE_CTE, tenant, actor, at, change);
+    if C::WRITABLE_CTE {
+        sql.push(" SELECT 1");
+    }
+    sql.execute(conn).await?;
+    Ok(())
+}
+
+/// Appends the recording of `change` and its audit entry to `sql`, a write in one statement.
+///
+/// With writable CTEs (Postgres), `sql` is empty or `WITH a AS (...), ...` and gets two more CTEs
+/// (which all run whether or not anything reads them); the caller ends the statement. Without
+/// (SQLite), `sql` is empty or a text of statements and gets two more: its driver runs every
+/// statement of a text with the same numbered binds, one trip to the connection's thread for all.
+pub(crate) fn push_record<'q>(
+    sql: &mut Sql<'q>,
+    cte: bool,
+    tenant: &'q str,
+    actor: &'q str,
+    at: DateTime<Utc>,
+    change: &'q Change,
+) {
+    let next = match (sql.text().is_empty(), cte) {
+        (true, true) => "WITH event AS (",
+        (false, true) => ", event AS (",
+        (true, false) => "",
+        (false, false) => "; ",
+    };
+    sql.push(next).push("INSERT INTO events (tenant_id, type, occurred_at, actor, data) ");
     sql.push_values([change], |row, change| {
         row.push_bind(tenant)
             .push_bind(change.kind.as_str())
@@ -109,11 +131,12 @@ pub(crate) async fn record_after<C: SqlConn>(
             .push_bind(actor)
             .push_bind(Json(&change.data));
     });
-    sql.push(if C::WRITABLE_CTE { ") " } else { "; " });
+    sql.push(if cte { "), audit AS (" } else { "; " });
     sql.push(format!("INSERT INTO audit_entries ({}) ", audit::COLUMNS));
-    audit::push_entry(&mut sql, tenant, at, audit::Origin::current(actor), &action);
-    sql.execute(conn).await?;
-    Ok(())
+    audit::push_entry(sql, tenant, at, audit::Origin::current(actor), &AuditAction::of_change(change));
+    if cte {
+        sql.push(")");
+    }
 }
 
 /// Records many changes by one actor (a batch write): five binds an event, as few statements as

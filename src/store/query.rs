@@ -225,6 +225,11 @@ pub trait SqlConn: Send {
     /// A condition true when the bytes `{needle}` occur in the bytes `{haystack}` (placeholders
     /// replaced by the caller): `position(.. in ..)` on Postgres, `instr` on SQLite.
     const BYTES_CONTAINS: &'static str;
+    /// A column holding rows of a subquery as a JSON array of objects, as text: `{fields}` is the
+    /// object's `'key', value` list and `{order}` the array's order (placeholders replaced by the
+    /// caller). `json_agg` on Postgres (null when there are no rows), `json_group_array` on SQLite
+    /// (`[]`; booleans come as 0 and 1).
+    const JSON_ROWS: &'static str;
 
     fn execute(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<u64>> + Send;
     fn fetch_all<R: Record>(&mut self, sql: Sql<'_>) -> impl Future<Output = sqlx::Result<Vec<R>>> + Send;
@@ -251,6 +256,7 @@ pub trait Driver: sqlx::Database {
     const AFTER_POSITION: &'static str;
     const WRITABLE_CTE: bool;
     const BYTES_CONTAINS: &'static str;
+    const JSON_ROWS: &'static str;
     const MAX_BINDS: usize;
     /// How a page of events comes back: `Some(outer)` runs the page's query (in place of `{inner}`,
     /// its `$1` the tenant) inside `outer`, which answers one row: the last event's `tx` and `id`
@@ -360,6 +366,7 @@ impl Driver for Postgres {
     const AFTER_POSITION: &'static str = "(tx, id) > ($2, $3)";
     const WRITABLE_CTE: bool = true;
     const BYTES_CONTAINS: &'static str = "position({needle} in {haystack}) > 0";
+    const JSON_ROWS: &'static str = "CAST(json_agg(json_build_object({fields}) ORDER BY {order}) AS TEXT)";
     const MAX_BINDS: usize = 30_000;
     const EVENT_PAGE_JSON: Option<&'static str> = None;
     driver_functions!(PgConnection, pg_arguments);
@@ -374,13 +381,18 @@ impl Driver for Sqlite {
     const AFTER_POSITION: &'static str = "tx = $2 AND id > $3";
     const WRITABLE_CTE: bool = false;
     const BYTES_CONTAINS: &'static str = "instr({haystack}, {needle}) > 0";
+    const JSON_ROWS: &'static str = "json_group_array(json_object({fields}) ORDER BY {order})";
     const MAX_BINDS: usize = 1_000;
-    // `tx` is a bare column beside the one `max`: SQLite takes it from the row with that max. The
+    // `tx` is a bare column beside the one `max`: SQLite takes it from the row with that max. Each
+    // event's JSON is concatenated rather than built with `json_object`, which parses the stored
+    // `data` again: it is JSON the service wrote (`Json` binds), and `type` and `actor` are quoted
+    // by `json_quote` (a page of 100 took 170 us with `json_object`, 122 us so, SQLite 3.51). The
     // stored `occurred_at` is sqlx's RFC 3339 with `+00:00`, the digits chrono would write.
     const EVENT_PAGE_JSON: Option<&'static str> = Some(
-        "SELECT tx, max(id), json_group_array(json_object('id', tx || '-' || id, 'type', type, \
-         'occurred_at', replace(occurred_at, '+00:00', 'Z'), 'actor', actor, 'data', json(data)) \
-         ORDER BY tx, id), (SELECT tx FROM event_horizons WHERE tenant_id = $1), \
+        "SELECT tx, max(id), '[' || COALESCE(group_concat('{\"id\":\"' || tx || '-' || id || '\",\"type\":' \
+         || json_quote(type) || ',\"occurred_at\":\"' || replace(occurred_at, '+00:00', 'Z') \
+         || '\",\"actor\":' || json_quote(actor) || ',\"data\":' || data || '}', ',' ORDER BY tx, id), '') \
+         || ']', (SELECT tx FROM event_horizons WHERE tenant_id = $1), \
          (SELECT id FROM event_horizons WHERE tenant_id = $1) FROM ({inner})",
     );
     driver_functions!(SqliteConnection, sqlite_arguments);

@@ -240,6 +240,7 @@ impl<DB: Driver> SqlConn for Conn<DB> {
     const AFTER_POSITION: &'static str = DB::AFTER_POSITION;
     const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
     const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
+    const JSON_ROWS: &'static str = DB::JSON_ROWS;
     const MAX_BINDS: usize = DB::MAX_BINDS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {
@@ -265,6 +266,7 @@ impl<DB: Driver> SqlConn for Tx<DB> {
     const AFTER_POSITION: &'static str = DB::AFTER_POSITION;
     const WRITABLE_CTE: bool = DB::WRITABLE_CTE;
     const BYTES_CONTAINS: &'static str = DB::BYTES_CONTAINS;
+    const JSON_ROWS: &'static str = DB::JSON_ROWS;
     const MAX_BINDS: usize = DB::MAX_BINDS;
 
     async fn execute(&mut self, sql: Sql<'_>) -> sqlx::Result<u64> {

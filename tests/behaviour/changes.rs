@@ -438,7 +438,8 @@ store_tests!(
 );
 
 /// The feed's page is JSON built by the database, a webhook's body is the event serialised by the
-/// service: both write `occurred_at` the same way, whatever its fraction of a second.
+/// service: both write `occurred_at` the same way, whatever its fraction of a second, and the
+/// actor as JSON escapes it.
 async fn the_feed_writes_times_as_webhooks_do(app: TestApp) {
     let (_, start) = drain(&app, None, 100).await;
     let times = ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.120Z", "2026-01-02T03:04:05.123456Z"];
@@ -449,7 +450,7 @@ async fn the_feed_writes_times_as_webhooks_do(app: TestApp) {
         let stored = if sqlite { at.to_rfc3339() } else { at.to_string() };
         app.exec_sql(&format!(
             "INSERT INTO events (tenant_id, type, occurred_at, actor, data) \
-             VALUES ('t1', 'property.updated', '{stored}', 'clock', '{{\"property_id\": \"p{i}\"}}')"
+             VALUES ('t1', 'property.updated', '{stored}', '{ACTOR}', '{{\"property_id\": \"p{i}\"}}')"
         ))
         .await;
     }
@@ -468,8 +469,12 @@ async fn the_feed_writes_times_as_webhooks_do(app: TestApp) {
             .clone()
     );
     assert_eq!(events[2]["data"], json!({"property_id": "p2"}));
-    assert_eq!(events[0]["actor"], "clock");
+    // A key name is the caller's text: quoted as serde would.
+    assert_eq!(events[0]["actor"], ACTOR);
 }
+
+/// A key name with what JSON must escape, and more than ASCII.
+const ACTOR: &str = r#"the "night" desk \ Zoë	(tab)"#;
 
 /// On Postgres ids come from a sequence when the insert runs, so a transaction can commit after
 /// another that took a higher id. The feed must hold the later event back until the earlier

@@ -113,14 +113,14 @@ async fn a_created_contact_reads_back_as_answered(app: TestApp) {
         ],
         "addresses": [
             {"addressLine1": "Damrak 1", "city": "Amsterdam", "countryCode": "NL"},
-            {"addressLine1": "1 High St", "addressLine2": "Flat 2", "city": "London", "postcode": "SW1A 1AA",
+            {"addressLine1": "1 High St", "addressLine2": "Flat \"2\" \\ Øst", "city": "London", "postcode": "SW1A 1AA",
              "stateProvince": "London", "countryCode": "gb", "primary": true}
         ],
         "customFields": [
             {"name": "vip", "type": "BOOLEAN", "value": false},
             {"name": "visits", "type": "NUMBER", "value": 12.5},
             {"name": "since", "type": "DATE", "value": "2024-02-29"},
-            {"name": "note", "type": "STRING", "value": "ok"}
+            {"name": "note", "type": "STRING", "value": "a \"quoted\" \\ Zoë 東京 </tag>"}
         ]
     });
     let answered = create(&app, body).await;

@@ -44,6 +44,11 @@ impl<B: Backend> CrmStore for SqlStore<B> {
         id: i64,
         include_revisions: bool,
     ) -> CrmResult<(Contact, Option<Vec<Revision>>)> {
+        if !include_revisions {
+            // One statement, one snapshot: no transaction needed.
+            let mut conn = self.backend.acquire().await?;
+            return Ok(load_contact(&mut conn, tenant, id).await?.map(|contact| (contact, None)));
+        }
         let mut tx = self.backend.begin_read().await?;
         let result: CrmResult<_> = async {
             let contact = refuse_on!(load_contact(&mut tx, tenant, id).await?);

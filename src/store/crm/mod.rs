@@ -333,8 +333,8 @@ impl<B: Backend> SqlStore<B> {
         }
     }
 
-    /// The query plans of a list request (aggregate unless it is a cursor page, page, and the five
-    /// collection queries for a 20-contact page), one text per query. For the index tests.
+    /// The query plans of a list request (aggregate unless it is a cursor page, page, and the
+    /// collections query of a 20-contact page), one text per query. For the index tests.
     #[doc(hidden)]
     pub async fn explain_contact_list(&self, tenant: &str, list: &ContactQuery) -> StoreResult<Vec<String>> {
         let mut conn = self.backend.acquire().await?;
@@ -354,15 +354,7 @@ async fn explain_list<C: SqlConn>(
         statements.push(queries::stamp_query(C::EXPLAIN, tenant, &list.filter));
     }
     statements.push(queries::page_query(C::EXPLAIN, tenant, list));
-    for select in [
-        rows::EMAIL_SELECT,
-        rows::TELEPHONE_SELECT,
-        rows::ADDRESS_SELECT,
-        rows::PROPERTY_SELECT,
-        rows::CUSTOM_FIELD_SELECT,
-    ] {
-        statements.push(queries::children_query(&format!("{}{select}", C::EXPLAIN), &ids, "contact_id"));
-    }
+    statements.push(queries::children_query::<C>(C::EXPLAIN, &ids));
     let mut plans = Vec::new();
     for statement in statements {
         plans.push(statement.fetch_plan(&mut *conn).await?.join("\n"));

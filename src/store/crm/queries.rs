@@ -5,9 +5,7 @@ use sqlx::types::Json;
 
 use super::refuse_on;
 use super::rows::{
-    assemble, order_by, AddressRow, Children, ContactRow, CustomFieldRow, EmailRow, PropertyRow, StampRow,
-    TelephoneRow, ADDRESS_SELECT, CONTACT_COLUMNS, CUSTOM_FIELD_SELECT, EMAIL_SELECT, PROPERTY_SELECT,
-    TELEPHONE_SELECT,
+    assemble, children_columns, order_by, Children, ChildrenRow, ContactTreeRow, StampRow, CONTACT_COLUMNS,
 };
 use super::{CrmResult, Refusal};
 use crate::domain::change::{Change, ChangeType};
@@ -135,47 +133,44 @@ pub(super) fn page_query<'a>(prefix: &str, tenant: &'a str, q: &'a ContactQuery)
     qb
 }
 
-/// `select` restricted to `ids`, ordered by contact and then by `order`.
-pub(super) fn children_query<'a>(select: &str, ids: &'a [i64], order: &str) -> Sql<'a> {
-    let mut qb = query(select.to_owned());
-    qb.push(" WHERE contact_id IN (");
-    qb.push_bind_list(ids.iter().copied());
-    qb.push(format!(") ORDER BY contact_id, {order}"));
-    qb
+/// The collections of the contacts `ids`, in one query (see [`children_columns`]).
+pub(super) fn children_query<'a, C: SqlConn>(prefix: &str, ids: &'a [i64]) -> Sql<'a> {
+    // The five subqueries name the same ids: bound once, their placeholders written in each.
+    let mut list = query("");
+    list.push_bind_list(ids.iter().copied());
+    list.within(&format!("{prefix}SELECT {}", children_columns::<C>("x.contact_id IN ({inner})")))
 }
 
-/// The five collection queries for `ids`.
+/// The collections of the contacts `ids`, each ordered by contact and then by age.
 pub(super) async fn fetch_children<C: SqlConn>(conn: &mut C, ids: &[i64]) -> StoreResult<Children> {
-    if ids.is_empty() {
-        return Ok(Children::default());
+    let mut children = Children::default();
+    if !ids.is_empty() {
+        children_query::<C>("", ids).fetch_one::<ChildrenRow>(&mut *conn).await?.parse_into(&mut children)?;
     }
-    Ok(Children {
-        emails: children_query(EMAIL_SELECT, ids, "id").fetch_all::<EmailRow>(&mut *conn).await?,
-        telephones: children_query(TELEPHONE_SELECT, ids, "id").fetch_all::<TelephoneRow>(&mut *conn).await?,
-        addresses: children_query(ADDRESS_SELECT, ids, "id").fetch_all::<AddressRow>(&mut *conn).await?,
-        properties: children_query(PROPERTY_SELECT, ids, "property_id")
-            .fetch_all::<PropertyRow>(&mut *conn)
-            .await?,
-        custom_fields: children_query(CUSTOM_FIELD_SELECT, ids, "id")
-            .fetch_all::<CustomFieldRow>(&mut *conn)
-            .await?,
-    })
+    Ok(children)
 }
 
-/// Contacts by id (tombstones included), in id order, whole: six queries.
+/// Contacts by id (tombstones included), in id order, whole: one query.
 pub(crate) async fn fetch_contacts<C: SqlConn>(
     conn: &mut C,
     tenant: &str,
     ids: &[i64],
 ) -> StoreResult<Vec<(Contact, Option<i64>)>> {
-    let mut qb = query(format!("SELECT {CONTACT_COLUMNS} FROM crm_contacts c WHERE c.tenant_id = "));
+    let mut qb = query(format!(
+        "SELECT {CONTACT_COLUMNS}, {} FROM crm_contacts c WHERE c.tenant_id = ",
+        children_columns::<C>("x.contact_id = c.id")
+    ));
     qb.push_bind(tenant).push(" AND c.id IN (");
     qb.push_bind_list(ids.iter().copied());
     qb.push(") ORDER BY c.id");
-    let rows: Vec<ContactRow> = qb.fetch_all(&mut *conn).await?;
-    let found: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let children = fetch_children(conn, &found).await?;
-    assemble(rows, children)
+    let rows: Vec<ContactTreeRow> = qb.fetch_all(&mut *conn).await?;
+    let mut children = Children::default();
+    let mut contacts = Vec::with_capacity(rows.len());
+    for row in rows {
+        row.children.parse_into(&mut children)?;
+        contacts.push(row.contact);
+    }
+    assemble(contacts, children)
 }
 
 /// One live contact, whole.

@@ -1,15 +1,16 @@
 //! The rows of the CRM tables and how they join into contacts.
 //!
-//! Statement counts: a read of one contact is six queries (the row and one per collection:
-//! emails, telephones, addresses, property links, custom fields) in one snapshot; a list page is
-//! one aggregate query plus, unless the client's copy is current, one page query and those five
-//! collection queries for the whole page (`contact_id IN (...)`). A write is the row lock, its own
-//! statements (batch inserts for collections), the version bump, the six-query reload and the
+//! Statement counts: a read of one contact is one query, the row with its collections (emails,
+//! telephones, addresses, property links, custom fields) as JSON columns ([`children_columns`]);
+//! a list page is one aggregate query plus, unless the client's copy is current, one page query
+//! and one query of the page's collections (`contact_id IN (...)`). A write is the row lock, its
+//! own statements (batch inserts for collections), the version bump, the one-query reload and the
 //! revision insert, in one transaction.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use sqlx::types::Json;
 
 use crate::domain::crm::{
@@ -17,6 +18,7 @@ use crate::domain::crm::{
     Revision, SortField, Telephone,
 };
 use crate::store::error::StoreError;
+use crate::store::query::SqlConn;
 
 /// The table holding a collection.
 pub(crate) fn item_table(kind: ItemKind) -> &'static str {
@@ -77,22 +79,91 @@ pub(crate) struct ContactRow {
     external_id: Option<String>,
 }
 
-pub(crate) const EMAIL_SELECT: &str =
-    "SELECT id, contact_id, email_address, type AS kind, is_primary FROM crm_contact_emails";
+/// A collection as [`SqlConn::JSON_ROWS`] lists it: its table, the JSON object of a row (the keys
+/// are the row struct's fields) and the order of its rows.
+struct Collection {
+    table: &'static str,
+    fields: &'static str,
+    order: &'static str,
+    column: &'static str,
+}
 
-#[derive(sqlx::FromRow)]
+const COLLECTIONS: [Collection; 5] = [
+    Collection {
+        table: "crm_contact_emails",
+        fields: "'id', x.id, 'contact_id', x.contact_id, 'email_address', x.email_address, 'kind', x.type, \
+                 'is_primary', x.is_primary",
+        order: "x.contact_id, x.id",
+        column: "emails",
+    },
+    Collection {
+        table: "crm_contact_telephones",
+        fields: "'id', x.id, 'contact_id', x.contact_id, 'number', x.number, 'e164', x.e164, 'kind', x.type, \
+                 'extension', x.extension, 'country_code', x.country_code, 'is_primary', x.is_primary",
+        order: "x.contact_id, x.id",
+        column: "telephones",
+    },
+    Collection {
+        table: "crm_contact_addresses",
+        fields: "'id', x.id, 'contact_id', x.contact_id, 'address_line1', x.address_line1, \
+                 'address_line2', x.address_line2, 'city', x.city, 'postcode', x.postcode, \
+                 'state_province', x.state_province, 'country_code', x.country_code, 'is_primary', x.is_primary",
+        order: "x.contact_id, x.id",
+        column: "addresses",
+    },
+    Collection {
+        table: "crm_contact_properties",
+        fields: "'contact_id', x.contact_id, 'property_id', x.property_id",
+        order: "x.contact_id, x.property_id",
+        column: "properties",
+    },
+    Collection {
+        table: "crm_contact_custom_fields",
+        fields: "'contact_id', x.contact_id, 'name', x.name, 'field_type', x.field_type, 'value', x.value",
+        order: "x.contact_id, x.id",
+        column: "custom_fields",
+    },
+];
+
+/// The five collection columns of [`ChildrenRow`], each a subquery over the rows matching `on`
+/// (`x.contact_id = c.id` beside a contact row, or `x.contact_id IN (...)`): one statement reads
+/// a contact whole, where one query per collection took five more round trips.
+pub(crate) fn children_columns<C: SqlConn>(on: &str) -> String {
+    COLLECTIONS
+        .iter()
+        .map(|c| {
+            let rows = C::JSON_ROWS.replace("{fields}", c.fields).replace("{order}", c.order);
+            format!("(SELECT {rows} FROM {} x WHERE {on}) AS {}", c.table, c.column)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SQLite has no boolean type: its JSON holds the stored 0 or 1.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Int(i64),
+    }
+    Ok(match Flag::deserialize(d)? {
+        Flag::Bool(b) => b,
+        Flag::Int(i) => i != 0,
+    })
+}
+
+#[derive(Deserialize)]
 pub(crate) struct EmailRow {
     id: i64,
     contact_id: i64,
     email_address: String,
     kind: Option<String>,
+    #[serde(deserialize_with = "flag")]
     is_primary: bool,
 }
 
-pub(crate) const TELEPHONE_SELECT: &str = "SELECT id, contact_id, number, e164, type AS kind, extension, \
-     country_code, is_primary FROM crm_contact_telephones";
-
-#[derive(sqlx::FromRow)]
+#[derive(Deserialize)]
 pub(crate) struct TelephoneRow {
     id: i64,
     contact_id: i64,
@@ -101,14 +172,11 @@ pub(crate) struct TelephoneRow {
     kind: Option<String>,
     extension: Option<String>,
     country_code: Option<String>,
+    #[serde(deserialize_with = "flag")]
     is_primary: bool,
 }
 
-pub(crate) const ADDRESS_SELECT: &str =
-    "SELECT id, contact_id, address_line1, address_line2, city, postcode, \
-     state_province, country_code, is_primary FROM crm_contact_addresses";
-
-#[derive(sqlx::FromRow)]
+#[derive(Deserialize)]
 pub(crate) struct AddressRow {
     id: i64,
     contact_id: i64,
@@ -118,26 +186,62 @@ pub(crate) struct AddressRow {
     postcode: Option<String>,
     state_province: Option<String>,
     country_code: String,
+    #[serde(deserialize_with = "flag")]
     is_primary: bool,
 }
 
-pub(crate) const PROPERTY_SELECT: &str = "SELECT contact_id, property_id FROM crm_contact_properties";
-
-#[derive(sqlx::FromRow)]
+#[derive(Deserialize)]
 pub(crate) struct PropertyRow {
     contact_id: i64,
     property_id: String,
 }
 
-pub(crate) const CUSTOM_FIELD_SELECT: &str =
-    "SELECT contact_id, name, field_type, value FROM crm_contact_custom_fields";
-
-#[derive(sqlx::FromRow)]
+#[derive(Deserialize)]
 pub(crate) struct CustomFieldRow {
     contact_id: i64,
     name: String,
     field_type: String,
     value: String,
+}
+
+/// The collection columns of [`children_columns`], as the database wrote them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChildrenRow {
+    emails: Option<String>,
+    telephones: Option<String>,
+    addresses: Option<String>,
+    properties: Option<String>,
+    custom_fields: Option<String>,
+}
+
+impl ChildrenRow {
+    /// Adds this row's collections to `to`.
+    pub(crate) fn parse_into(self, to: &mut Children) -> Result<(), StoreError> {
+        fn rows<R: serde::de::DeserializeOwned>(
+            json: Option<String>,
+            to: &mut Vec<R>,
+        ) -> Result<(), StoreError> {
+            let Some(json) = json else { return Ok(()) };
+            let parsed: Vec<R> = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Other(format!("decoding a contact's collection: {e}")))?;
+            to.extend(parsed);
+            Ok(())
+        }
+        rows(self.emails, &mut to.emails)?;
+        rows(self.telephones, &mut to.telephones)?;
+        rows(self.addresses, &mut to.addresses)?;
+        rows(self.properties, &mut to.properties)?;
+        rows(self.custom_fields, &mut to.custom_fields)
+    }
+}
+
+/// A contact row with its collections (see [`children_columns`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct ContactTreeRow {
+    #[sqlx(flatten)]
+    pub(crate) contact: ContactRow,
+    #[sqlx(flatten)]
+    pub(crate) children: ChildrenRow,
 }
 
 pub(crate) const NOTE_COLUMNS: &str = "id, content, author, tags, created_at";
