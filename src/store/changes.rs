@@ -222,13 +222,50 @@ fn events_query<'a, C: SqlConn>(
 /// [`Driver::EVENT_PAGE_JSON`]'s row: the last event's position, the page, the tenant's horizon.
 type PageRow = (Option<i64>, Option<i64>, String, Option<i64>, Option<i64>);
 
+/// A page's query (`{inner}`) beside the tenant's horizon: one row per event, or one row of
+/// nulls but the horizon when there is none.
+const PAGE_WITH_HORIZON: &str = "SELECT h.tx AS horizon_tx, h.id AS horizon_id, e.tx, e.id, e.type, \
+     e.occurred_at, e.actor, e.data FROM (SELECT 1) AS one \
+     LEFT JOIN event_horizons h ON h.tenant_id = $1 \
+     LEFT JOIN LATERAL ({inner}) AS e ON TRUE ORDER BY e.tx, e.id";
+
+/// A row of [`PAGE_WITH_HORIZON`].
+#[derive(sqlx::FromRow)]
+struct HorizonEventRow {
+    horizon_tx: Option<i64>,
+    horizon_id: Option<i64>,
+    tx: Option<i64>,
+    id: Option<i64>,
+    #[sqlx(rename = "type")]
+    kind: Option<String>,
+    occurred_at: Option<DateTime<Utc>>,
+    actor: Option<String>,
+    data: Option<Json<Box<RawValue>>>,
+}
+
+impl HorizonEventRow {
+    /// The event of the row; `None` on the row of an empty page.
+    fn event(self) -> Option<Event> {
+        Some(Event::from(EventRow {
+            tx: self.tx?,
+            id: self.id?,
+            kind: self.kind?,
+            occurred_at: self.occurred_at?,
+            actor: self.actor?,
+            data: self.data?,
+        }))
+    }
+}
+
 /// Whether a page after `after` would miss pruned events: the cursor is older than the horizon.
 fn expired(after: Option<Cursor>, horizon: Option<(i64, i64)>) -> bool {
     after.zip(horizon).is_some_and(|(after, (tx, id))| after < Cursor { tx, id })
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// A feed page as rows, with the horizon check before it in one read transaction.
+    /// A feed page as rows (where the driver does not build it, Postgres): one statement, which
+    /// sees one snapshot by itself, so no transaction to open and end; the tenant's horizon comes
+    /// beside every event (on a row of its own when the page is empty).
     async fn page_as_rows(
         &self,
         tenant: &str,
@@ -236,23 +273,21 @@ impl<B: Backend> SqlStore<B> {
         limit: u32,
         types: &[ChangeType],
     ) -> StoreResult<Feed> {
-        let mut tx = self.backend.begin_read().await?;
-        let result = async {
-            if after.is_some() {
-                let horizon: Option<(i64, i64)> =
-                    query("SELECT tx, id FROM event_horizons WHERE tenant_id = $1")
-                        .bind(tenant)
-                        .fetch_optional(&mut tx)
-                        .await?;
-                if expired(after, horizon) {
-                    return Ok(Feed::Expired);
-                }
-            }
-            let events = events_after(&mut tx, tenant, after, limit, types).await?;
-            Ok(Feed::Page(EventPage::of(&events)?))
+        let mut conn = self.backend.acquire().await?;
+        let page = events_query::<super::session::Conn<B::Db>>(
+            "",
+            tenant,
+            after.unwrap_or(Cursor::START),
+            limit,
+            types,
+        );
+        let rows: Vec<HorizonEventRow> = page.within(PAGE_WITH_HORIZON).fetch_all(&mut conn).await?;
+        let horizon = rows.first().and_then(|r| r.horizon_tx.zip(r.horizon_id));
+        if expired(after, horizon) {
+            return Ok(Feed::Expired);
         }
-        .await;
-        Self::settle(tx, result, |_| true).await
+        let events: Vec<Event> = rows.into_iter().filter_map(HorizonEventRow::event).collect();
+        Ok(Feed::Page(EventPage::of(&events)?))
     }
 
     /// The plan of a feed page after `after`, as one text. For the index test.

@@ -262,8 +262,8 @@ pub trait Driver: sqlx::Database {
     /// its `$1` the tenant) inside `outer`, which answers one row: the last event's `tx` and `id`
     /// (null when none), the page as the feed's JSON array ([`crate::domain::change::Event`]'s shape
     /// with `occurred_at` as chrono writes it) and the tenant's prune horizon (`tx`, `id`; null
-    /// when none), so the page needs no transaction. `None`: the events come as rows, serialised by
-    /// the service, after a horizon query in the same read transaction.
+    /// when none), so the page needs no transaction. `None`: the events come as rows, each with the
+    /// horizon beside it (also one statement), serialised by the service.
     ///
     /// Measured, per driver: sqlx's SQLite driver hands rows over one at a time from its worker
     /// thread, and a 100-event page took 2.8 times as long as rows as it does as one; Postgres
