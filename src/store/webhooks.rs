@@ -57,6 +57,21 @@ pub enum Outcome {
     /// Failed, and the event has been failing for longer than the retry window: the worker gave up
     /// on it and moved on.
     Abandoned,
+    /// Events were pruned from the change feed before the subscription reached them: the worker
+    /// moved past them (the entry's event is the newest pruned one, of type [`PRUNED_EVENT_TYPE`]).
+    Skipped,
+}
+
+/// The `event_type` of a [`Outcome::Skipped`] entry.
+pub const PRUNED_EVENT_TYPE: &str = "feed.pruned";
+
+/// The events a subscription has to deliver next.
+#[derive(Debug)]
+pub struct WebhookBatch {
+    /// The tenant's prune horizon when it lies past the subscription's cursor: events between them
+    /// were pruned before they were delivered.
+    pub pruned_up_to: Option<Cursor>,
+    pub events: Vec<Event>,
 }
 
 impl Outcome {
@@ -66,6 +81,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Retrying => "retrying",
             Outcome::Abandoned => "abandoned",
+            Outcome::Skipped => "skipped",
         }
     }
 }
@@ -160,14 +176,24 @@ pub trait WebhookStore: Send + Sync {
         leased_until: DateTime<Utc>,
         worker: &str,
     ) -> impl Future<Output = StoreResult<Option<ClaimedWebhook>>> + Send;
-    /// Up to `limit` finished events after `after` of the given types (all when empty).
+    /// Up to `limit` finished events after `after` of the given types (all when empty), and the
+    /// tenant's prune horizon if events after `after` were pruned.
     fn webhook_events(
         &self,
         tenant: &str,
         after: Cursor,
         limit: u32,
         types: &[ChangeType],
-    ) -> impl Future<Output = StoreResult<Vec<Event>>> + Send;
+    ) -> impl Future<Output = StoreResult<WebhookBatch>> + Send;
+    /// Records that the events up to `horizon` were pruned before delivery (a [`Outcome::Skipped`]
+    /// entry) and, if the lease is still `worker`'s, moves the cursor there; whether it was.
+    fn record_pruned(
+        &self,
+        webhook: &ClaimedWebhook,
+        worker: &str,
+        horizon: Cursor,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Records a run of successful attempts (in feed order) and, if the lease is still `worker`'s,
     /// moves the cursor past the last one, clears the retry state and extends the lease to
     /// `leased_until`; whether the lease was still ours (when not, the worker stops: another one
@@ -498,10 +524,64 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         after: Cursor,
         limit: u32,
         types: &[ChangeType],
-    ) -> StoreResult<Vec<Event>> {
+    ) -> StoreResult<WebhookBatch> {
         let mut tx = self.backend.begin_read().await?;
-        let result = events_after(&mut tx, tenant, Some(after), limit, types).await;
+        let result = async {
+            let horizon: Option<(i64, i64)> = query("SELECT tx, id FROM event_horizons WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_optional(&mut tx)
+                .await?;
+            let pruned_up_to = horizon.map(|(tx, id)| Cursor { tx, id }).filter(|h| after < *h);
+            let events = events_after(&mut tx, tenant, Some(after), limit, types).await?;
+            Ok(WebhookBatch { pruned_up_to, events })
+        }
+        .await;
         Self::settle(tx, result, |_| true).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_pruned(
+        &self,
+        webhook: &ClaimedWebhook,
+        worker: &str,
+        horizon: Cursor,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.backend.begin_write().await?;
+        let recorded = async {
+            // The lease holder alone moves the cursor, and records the skip once.
+            let moved = query(
+                "UPDATE webhooks SET cursor_tx = $1, cursor_id = $2, attempts = 0, first_failed_at = NULL \
+                 WHERE id = $3 AND leased_by = $4 AND (cursor_tx, cursor_id) < ($1, $2)",
+            )
+            .bind(horizon.tx)
+            .bind(horizon.id)
+            .bind(webhook.id.as_str())
+            .bind(worker)
+            .execute(&mut tx)
+            .await?;
+            if moved == 1 {
+                query(format!(
+                    "INSERT INTO webhook_deliveries ({ATTEMPT_INSERT_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, NULL, $6, 0, $7)"
+                ))
+                .bind(webhook.id.as_str())
+                .bind(webhook.tenant_id.as_str())
+                .bind(horizon.to_string())
+                .bind(PRUNED_EVENT_TYPE)
+                .bind(micros(at))
+                .bind(format!(
+                    "events up to {horizon} were pruned from the change feed (CHANGES_RETENTION_DAYS) \
+                     before they could be delivered; resync the receiver's copy from the API"
+                ))
+                .bind(Outcome::Skipped.as_str())
+                .execute(&mut tx)
+                .await?;
+            }
+            Ok(moved == 1)
+        }
+        .await;
+        Self::settle(tx, recorded, |_| true).await
     }
 
     #[tracing::instrument(skip_all, fields(events = delivered.len()))]

@@ -156,7 +156,20 @@ async fn deliver<S: WebhookStore>(
     mut webhook: ClaimedWebhook,
     stopped: &watch::Receiver<bool>,
 ) -> StoreResult<()> {
-    let events = store.webhook_events(&webhook.tenant_id, webhook.cursor, BATCH, &webhook.types).await?;
+    let batch = store.webhook_events(&webhook.tenant_id, webhook.cursor, BATCH, &webhook.types).await?;
+    if let Some(horizon) = batch.pruned_up_to {
+        // The receiver was away longer than the feed keeps events: say so in the delivery log
+        // (and the metrics), then go on from the oldest kept event.
+        tracing::warn!(webhook = %webhook.id, horizon = %horizon, "webhook events pruned before delivery");
+        if !store.record_pruned(&webhook, me, horizon, Utc::now()).await? {
+            return Ok(());
+        }
+        count(Outcome::Skipped);
+        webhook.cursor = horizon;
+        webhook.attempts = 0;
+        webhook.first_failed_at = None;
+    }
+    let events = batch.events;
     let idle = TimeDelta::from_std(config.poll).unwrap_or_default();
     if events.is_empty() {
         return store.release_webhook(&webhook.id, me, Utc::now() + idle).await;

@@ -308,6 +308,41 @@ async fn a_backlog_older_than_the_window_is_given_up_quickly(app: TestApp) {
     }
 }
 
+/// A subscription whose events were pruned from the feed before it got to them (its receiver was
+/// away longer than the retention) says so once in its delivery log, then goes on from the oldest
+/// kept event; the skipped entry cannot be re-sent.
+async fn events_pruned_before_delivery_are_logged_as_skipped(app: TestApp) {
+    let receiver = Receiver::start(|_, _, _| Answer::OK).await;
+    let hook = subscribe(&app, &receiver, "away", json!([])).await;
+    let hook_id = hook["id"].as_str().unwrap();
+    for i in 0..3 {
+        write_property(&app, &format!("gone{i}")).await;
+    }
+    let pruned = feed(&app, 3).await;
+    assert_eq!(app.prune_changes(chrono::Utc::now() + chrono::Duration::seconds(1)).await, 3);
+    write_property(&app, "kept").await;
+    let kept = feed(&app, 1).await;
+    let worker = app.start_webhook_worker(worker(Duration::from_millis(20), Duration::from_secs(60)));
+    receiver.wait_for(WAIT, "the kept event", |r| !r.is_empty()).await;
+    // A few more polls: the skip is logged once, not on every claim.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    worker.stop().await;
+    let attempts = deliveries(&app, hook_id).await;
+    let outcomes: Vec<&Value> = attempts.iter().map(|a| &a["outcome"]).collect();
+    assert_eq!(outcomes, [&json!("skipped"), &json!("delivered")], "{attempts:#?}");
+    let skipped = &attempts[0];
+    assert_eq!(skipped["event_type"], "feed.pruned");
+    assert_eq!(skipped["event_id"], pruned[2]["id"], "the newest pruned event");
+    assert_eq!(skipped["status_code"], Value::Null);
+    assert!(skipped["error"].as_str().unwrap().contains("pruned"), "{skipped}");
+    assert_eq!(attempts[1]["event_id"], kept[0]["id"]);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "only the kept event is sent");
+    assert_eq!(received[0].event_id, kept[0]["id"].as_str().unwrap());
+    let retry = format!("{HOOKS}/{hook_id}/deliveries/{}/retry", skipped["id"]);
+    app.call(Method::POST, &retry).auth(&app.admin).send().await.assert_problem(409);
+}
+
 async fn the_retry_route_resends_an_attempt(app: TestApp) {
     let receiver = Receiver::start(|_, _, _| Answer::OK).await;
     let hook = subscribe(&app, &receiver, "again", json!([])).await;
@@ -395,6 +430,7 @@ store_tests!(
     failed_deliveries_back_off_then_succeed => private_targets(),
     an_event_failing_past_the_retry_window_is_abandoned => private_targets(),
     a_backlog_older_than_the_window_is_given_up_quickly => private_targets(),
+    events_pruned_before_delivery_are_logged_as_skipped => private_targets(),
     the_retry_route_resends_an_attempt => private_targets(),
     a_slow_receiver_does_not_slow_writes => private_targets(),
     deliveries_refuse_internal_targets_at_send_time => private_targets(),
