@@ -8,12 +8,8 @@
 //! Layout: [`rows`] (the tables' rows and how they join into contacts), [`queries`] (statements
 //! the use cases share), [`contacts`] (the use cases), [`merge`].
 //!
-//! Statement counts: a read of one contact is six queries (the row and one per collection: emails,
-//! telephones, addresses, property links, custom fields) in one snapshot; a list page is one
-//! aggregate query plus, unless the client's copy is current, one page query and those five
-//! collection queries for the whole page (`contact_id IN (...)`). A write is the row lock, its own
-//! statements (batch inserts for collections), the version bump, the six-query reload and the
-//! revision insert, in one transaction.
+//! Statement counts: see [`rows`] (a contact is read whole in one query, its collections as JSON
+//! columns).
 
 use std::future::Future;
 
@@ -137,7 +133,8 @@ pub trait CrmStore: Send + Sync {
         author: &str,
     ) -> impl Future<Output = CrmResult<Contact>> + Send;
 
-    /// One contact (a fixed six queries in one snapshot), plus its revisions when asked.
+    /// One contact (one query, no transaction), plus its revisions when asked (then in one read
+    /// transaction).
     fn get_contact(
         &self,
         tenant: &str,

@@ -319,7 +319,7 @@ pub(super) const UNLINK_BATCH: usize = 1000;
 /// order, then the property row, which stops new links to it (their check takes
 /// [`SqlConn::KEY_SHARE`]); the bump then re-reads the links, catching any committed
 /// in between. Statements: two locks, the bump, the unlink, and per
-/// [`UNLINK_BATCH`] contacts the six-query load and one revision insert.
+/// [`UNLINK_BATCH`] contacts the one-query load and one revision insert.
 pub(crate) async fn unlink_property<C: SqlConn>(
     conn: &mut C,
     tenant: &str,

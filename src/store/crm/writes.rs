@@ -47,7 +47,7 @@ pub(super) async fn create_in<C: SqlConn>(
     .fetch_one(&mut *tx)
     .await?;
     let ids = write_collections(&mut *tx, tenant, id, &draft, Held::Nothing).await?;
-    // Built from what was just written rather than read back: six queries fewer in the writer's
+    // Built from what was just written rather than read back: a query fewer in the writer's
     // turn. `a_created_contact_reads_back_as_answered` holds the two equal.
     let contact = created(id, draft, ids, at)?;
     record_loaded(&mut *tx, tenant, &contact, Operation::Create, author).await?;
