@@ -23,9 +23,24 @@ fn tune_allocator() {
     }
 }
 
+/// The embedded SQLite allocates through the C library's `malloc`, not mimalloc, on the worker
+/// thread of each of its connections, and glibc gives every such thread an arena of its own (up
+/// to eight per core) that keeps what was freed in it. Two arenas: in the abuse run's history reads
+/// (SQLite, a contact at its maxima) RSS peaked at 89 MB, against 100.7 MB with glibc's default.
+/// `MALLOC_ARENA_MAX` in the environment still wins.
+fn limit_c_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: sets one glibc malloc parameter (under its own lock); arenas created from now
+        // on obey it, and SQLite's threads start later, with the store.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tune_allocator();
+    limit_c_arenas();
     let cli = property_contacts::cli::Cli::parse();
     // Log lines are batched to a writer thread, so a slow stderr never stalls request handling and a
     // request pays no system call for its access line; the guard flushes what is left when main returns.
