@@ -68,8 +68,7 @@ until curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null; do
 done
 echo "start with search-term backfill: $(echo "$(date +%s.%N) - $start" | bc) s"
 # As autovacuum would within a minute of the backfill's inserts (an insert-driven vacuum since
-# Postgres 13): without the visibility map the terms' index-only scans fetch every heap row, and a
-# two-word prefix search at 100k took 15 ms instead of 0.9 (EXPLAIN ANALYZE, session 12).
+# Postgres 13): without the visibility map the terms' index-only scans fetch every heap row.
 if [[ "$STORE" == postgres ]]; then psql "$URL" -qc "VACUUM ANALYZE"; else sqlite3 "$OUT/scale.db" "ANALYZE"; fi
 
 python3 bench/crm_scale.py --url "http://127.0.0.1:$PORT" --key "$KEY" --contacts "$N" \
