@@ -263,33 +263,6 @@ fn expired(after: Option<Cursor>, horizon: Option<(i64, i64)>) -> bool {
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// A feed page as rows (where the driver does not build it, Postgres): one statement, which
-    /// sees one snapshot by itself, so no transaction to open and end; the tenant's horizon comes
-    /// beside every event (on a row of its own when the page is empty).
-    async fn page_as_rows(
-        &self,
-        tenant: &str,
-        after: Option<Cursor>,
-        limit: u32,
-        types: &[ChangeType],
-    ) -> StoreResult<Feed> {
-        let mut conn = self.backend.acquire().await?;
-        let page = events_query::<super::session::Conn<B::Db>>(
-            "",
-            tenant,
-            after.unwrap_or(Cursor::START),
-            limit,
-            types,
-        );
-        let rows: Vec<HorizonEventRow> = page.within(PAGE_WITH_HORIZON).fetch_all(&mut conn).await?;
-        let horizon = rows.first().and_then(|r| r.horizon_tx.zip(r.horizon_id));
-        if expired(after, horizon) {
-            return Ok(Feed::Expired);
-        }
-        let events: Vec<Event> = rows.into_iter().filter_map(HorizonEventRow::event).collect();
-        Ok(Feed::Page(EventPage::of(&events)?))
-    }
-
     /// The plan of a feed page after `after`, as one text. For the index test.
     #[doc(hidden)]
     pub async fn explain_changes(&self, tenant: &str, after: Cursor) -> StoreResult<String> {
@@ -309,9 +282,6 @@ impl<B: Backend> ChangeStore for SqlStore<B> {
         limit: u32,
         types: &[ChangeType],
     ) -> StoreResult<Feed> {
-        let Some(outer) = <B::Db as Driver>::EVENT_PAGE_JSON else {
-            return self.page_as_rows(tenant, after, limit, types).await;
-        };
         // One statement, which sees one snapshot by itself: no transaction to open and end.
         let mut conn = self.backend.acquire().await?;
         let page = events_query::<super::session::Conn<B::Db>>(
@@ -321,6 +291,17 @@ impl<B: Backend> ChangeStore for SqlStore<B> {
             limit,
             types,
         );
+        let Some(outer) = <B::Db as Driver>::EVENT_PAGE_JSON else {
+            // Rows, the tenant's horizon beside every event (on a row of its own when the page is
+            // empty), serialised here.
+            let rows: Vec<HorizonEventRow> = page.within(PAGE_WITH_HORIZON).fetch_all(&mut conn).await?;
+            let horizon = rows.first().and_then(|r| r.horizon_tx.zip(r.horizon_id));
+            if expired(after, horizon) {
+                return Ok(Feed::Expired);
+            }
+            let events: Vec<Event> = rows.into_iter().filter_map(HorizonEventRow::event).collect();
+            return Ok(Feed::Page(EventPage::of(&events)?));
+        };
         let row: Option<PageRow> = page.within(outer).fetch_optional(&mut conn).await?;
         let Some((last_tx, last_id, items, horizon_tx, horizon_id)) = row else {
             return Err(super::error::StoreError::Other("an aggregate query returned no row".into()));
