@@ -259,7 +259,22 @@ impl HorizonEventRow {
 
 /// Whether a page after `after` would miss pruned events: the cursor is older than the horizon.
 fn expired(after: Option<Cursor>, horizon: Option<(i64, i64)>) -> bool {
-    after.zip(horizon).is_some_and(|(after, (tx, id))| after < Cursor { tx, id })
+    pruned_after(after, horizon).is_some()
+}
+
+/// The tenant's horizon (its newest pruned event's position) when events after `after` were
+/// pruned; `None` when nothing after it was.
+pub(crate) fn pruned_after(after: Option<Cursor>, horizon: Option<(i64, i64)>) -> Option<Cursor> {
+    let horizon = horizon.map(|(tx, id)| Cursor { tx, id })?;
+    (after? < horizon).then_some(horizon)
+}
+
+/// The tenant's prune horizon as stored.
+pub(crate) async fn horizon<C: SqlConn>(conn: &mut C, tenant: &str) -> StoreResult<Option<(i64, i64)>> {
+    Ok(query("SELECT tx, id FROM event_horizons WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_optional(conn)
+        .await?)
 }
 
 impl<B: Backend> SqlStore<B> {

@@ -14,7 +14,7 @@ use sqlx::types::Json;
 
 use super::audit;
 use super::backend::{Backend, SqlStore};
-use super::changes::events_after;
+use super::changes::{self, events_after};
 use super::error::{StoreError, StoreResult, WEBHOOK_LIMIT_REACHED};
 use super::query::{query, Driver, SqlConn};
 use crate::domain::audit::AuditAction;
@@ -527,11 +527,7 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
     ) -> StoreResult<WebhookBatch> {
         let mut tx = self.backend.begin_read().await?;
         let result = async {
-            let horizon: Option<(i64, i64)> = query("SELECT tx, id FROM event_horizons WHERE tenant_id = $1")
-                .bind(tenant)
-                .fetch_optional(&mut tx)
-                .await?;
-            let pruned_up_to = horizon.map(|(tx, id)| Cursor { tx, id }).filter(|h| after < *h);
+            let pruned_up_to = changes::pruned_after(Some(after), changes::horizon(&mut tx, tenant).await?);
             let events = events_after(&mut tx, tenant, Some(after), limit, types).await?;
             Ok(WebhookBatch { pruned_up_to, events })
         }
